@@ -1,0 +1,191 @@
+// Package broker wires Chronik's parts together: the metadata store, the
+// partition logs, the Kafka listener and the HTTP listener.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chronik-streaming/chronik/internal/admin"
+	"github.com/chronik-streaming/chronik/internal/config"
+	"github.com/chronik-streaming/chronik/internal/kafka"
+	"github.com/chronik-streaming/chronik/internal/meta"
+	"github.com/chronik-streaming/chronik/internal/server"
+	"github.com/chronik-streaming/chronik/internal/topics"
+	"github.com/chronik-streaming/chronik/internal/txn"
+)
+
+// maintenanceInterval is how often segments are rolled by age and retention
+// is enforced.
+const maintenanceInterval = 5 * time.Second
+
+// Broker is a running Chronik node.
+type Broker struct {
+	cfg    *config.Config
+	logger *slog.Logger
+
+	store  *meta.BoltStore
+	topics *topics.Manager
+	kafka  *server.Server
+	http   *http.Server
+
+	kafkaLn, httpLn net.Listener
+	ready           atomic.Bool
+	stop            chan struct{}
+	wg              sync.WaitGroup
+}
+
+// Run starts the broker and blocks until ctx is cancelled or a listener fails.
+func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	b, err := Start(cfg, logger)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- b.kafka.Serve(b.kafkaLn) }()
+	go func() {
+		if err := b.http.Serve(b.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		logger.Error("listener failed", "err", err)
+	}
+	if cerr := b.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Start opens the data directory, recovers the logs and binds both
+// listeners; the caller serves them (Run) or uses Serve for tests.
+func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
+	if err := os.MkdirAll(cfg.Server.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", cfg.Server.DataDir, err)
+	}
+	b := &Broker{cfg: cfg, logger: logger, stop: make(chan struct{})}
+	var err error
+	if b.store, err = meta.Open(cfg.Server.DataDir); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if b.topics, err = topics.Open(cfg.Server.DataDir, cfg, b.store, logger); err != nil {
+		b.store.Close()
+		return nil, err
+	}
+	logger.Info("logs loaded", "topics", len(b.topics.List()), "took", time.Since(start).Round(time.Millisecond))
+
+	if b.kafkaLn, err = net.Listen("tcp", cfg.Server.KafkaListen); err != nil {
+		b.closeStorage()
+		return nil, fmt.Errorf("kafka listener %s: %w", cfg.Server.KafkaListen, err)
+	}
+	if b.httpLn, err = net.Listen("tcp", cfg.Server.HTTPListen); err != nil {
+		b.kafkaLn.Close()
+		b.closeStorage()
+		return nil, fmt.Errorf("http listener %s: %w", cfg.Server.HTTPListen, err)
+	}
+	host, port := advertised(cfg, b.kafkaLn.Addr())
+	handler := kafka.New(kafka.Broker{NodeID: cfg.Server.NodeID, Host: host, Port: port, ClusterID: b.store.ClusterID()},
+		cfg, b.topics, txn.NewProducerIDs(b.store), logger)
+	b.kafka = server.New(handler, cfg.Server.MaxRequestBytes, logger)
+	b.http = &http.Server{Handler: admin.Handler(b.readiness), ReadHeaderTimeout: 10 * time.Second}
+
+	b.wg.Add(1)
+	go b.maintain()
+	b.ready.Store(true)
+	logger.Info("chronik started", "kafka", b.kafkaLn.Addr().String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(port))),
+		"http", b.httpLn.Addr().String(), "data_dir", cfg.Server.DataDir, "cluster_id", b.store.ClusterID(), "fsync", cfg.Storage.Fsync)
+	return b, nil
+}
+
+// Serve serves both listeners in the background (for in-process tests).
+func (b *Broker) Serve() {
+	go func() { _ = b.kafka.Serve(b.kafkaLn) }()
+	go func() { _ = b.http.Serve(b.httpLn) }()
+}
+
+// KafkaAddr is the bound Kafka listener address.
+func (b *Broker) KafkaAddr() string { return b.kafkaLn.Addr().String() }
+
+// HTTPAddr is the bound HTTP listener address.
+func (b *Broker) HTTPAddr() string { return b.httpLn.Addr().String() }
+
+// advertised returns the host and port clients are told to use: the
+// configured ones, else the listener's, with localhost for a wildcard bind.
+func advertised(cfg *config.Config, addr net.Addr) (string, int32) {
+	host, port := cfg.Advertised()
+	if port == 0 {
+		if ta, ok := addr.(*net.TCPAddr); ok {
+			port = int32(ta.Port)
+		}
+	}
+	return host, port
+}
+
+func (b *Broker) maintain() {
+	defer b.wg.Done()
+	t := time.NewTicker(maintenanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-t.C:
+			b.topics.Maintain(now)
+		}
+	}
+}
+
+// readiness is /ready: serving, and the data directory takes writes.
+func (b *Broker) readiness() (bool, string) {
+	if !b.ready.Load() {
+		return false, "starting or stopping"
+	}
+	probe := filepath.Join(b.cfg.Server.DataDir, ".ready-probe")
+	f, err := os.OpenFile(probe, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err == nil {
+		_, err = f.Write([]byte("ok"))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return false, "data directory is not writable: " + err.Error()
+	}
+	return true, ""
+}
+
+// Close stops serving and closes the logs cleanly (checkpointed, so the
+// next start recovers nothing).
+func (b *Broker) Close() error {
+	b.ready.Store(false)
+	close(b.stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = b.http.Shutdown(ctx)
+	_ = b.kafka.Close()
+	b.wg.Wait()
+	err := b.closeStorage()
+	b.logger.Info("chronik stopped")
+	return err
+}
+
+func (b *Broker) closeStorage() error {
+	err := b.topics.Close()
+	if cerr := b.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,169 @@
+package kafka
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/internal/server"
+	"github.com/chronik-streaming/chronik/internal/topics"
+)
+
+// Offsets within a record batch header (magic 2).
+const (
+	batchLengthOffset     = 8
+	batchMagicOffset      = 16
+	batchAttributesOffset = 21
+	batchHeaderSize       = 61
+)
+
+const (
+	attrCodecMask     = 0x07
+	attrTransactional = 0x10
+	attrControl       = 0x20
+	codecZstd         = 4
+)
+
+func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server.Reply, error) {
+	r := req.Body.(*kmsg.ProduceRequest)
+	resp := r.ResponseKind().(*kmsg.ProduceResponse)
+	acksOK := r.Acks == 0 || r.Acks == 1 || r.Acks == -1
+
+	type pending struct {
+		p    *topics.Partition
+		resp *kmsg.ProduceResponseTopicPartition
+		next int64 // the offset after the appended batch
+	}
+	var waits []pending
+	failed := false
+
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(r.Topics))
+	for ti, rt := range r.Topics {
+		st := &resp.Topics[ti]
+		*st = kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		name, topicErr := h.resolveTopic(r.Version >= 13, rt.Topic, rt.TopicID)
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		for pi, rp := range rt.Partitions {
+			sp := &st.Partitions[pi]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			fail := func(code int16, err error) {
+				failed = true
+				sp.ErrorCode = code
+				sp.BaseOffset = -1
+				if r.Version >= 8 && err != nil {
+					sp.ErrorMessage = errorMessage(err)
+				}
+			}
+			if !acksOK {
+				fail(kerr.InvalidRequiredAcks.Code, fmt.Errorf("acks must be -1, 0 or 1, not %d", r.Acks))
+				continue
+			}
+			if topicErr != nil {
+				fail(errorCode(topicErr), topicErr)
+				continue
+			}
+			p, err := h.topics.Partition(name, rp.Partition)
+			if err != nil {
+				fail(errorCode(err), err)
+				continue
+			}
+			if code, err := checkProducedBatch(rp.Records, r.Version); err != nil {
+				fail(code, err)
+				continue
+			}
+			res, err := p.Log.Append(rp.Records)
+			if err != nil {
+				h.logAppendError(name, rp.Partition, err)
+				fail(errorCode(err), err)
+				continue
+			}
+			sp.BaseOffset = res.BaseOffset
+			sp.LogAppendTime = res.LogAppendTime
+			sp.LogStartOffset = res.LogStartOffset
+			waits = append(waits, pending{p: p, resp: sp, next: res.LastOffset + 1})
+		}
+	}
+
+	if r.Acks == 0 {
+		if failed {
+			return nil, server.ErrCloseConnection // as Kafka: the client then refreshes metadata
+		}
+		return nil, nil
+	}
+	return func() kmsg.Response {
+		// Acknowledge only what is durable under the fsync policy: one
+		// group commit serves all partitions and pipelined requests.
+		wctx, cancel := context.WithTimeout(ctx, time.Duration(max(r.TimeoutMillis, 0))*time.Millisecond+time.Millisecond)
+		defer cancel()
+		for _, w := range waits {
+			if err := w.p.Log.WaitDurable(wctx, w.next); err != nil {
+				code := errorCode(err)
+				if errors.Is(err, context.DeadlineExceeded) {
+					code = kerr.RequestTimedOut.Code
+				}
+				w.resp.ErrorCode = code
+				if r.Version >= 8 {
+					w.resp.ErrorMessage = errorMessage(err)
+				}
+			}
+		}
+		return resp
+	}, nil
+}
+
+// checkProducedBatch checks what the log does not: that a produce carries
+// exactly one record batch of magic 2 that a client may write.
+func checkProducedBatch(b []byte, version int16) (int16, error) {
+	if len(b) < batchHeaderSize {
+		return kerr.CorruptMessage.Code, fmt.Errorf("record batch of %d bytes is shorter than a batch header", len(b))
+	}
+	if b[batchMagicOffset] != 2 {
+		return kerr.InvalidRecord.Code, fmt.Errorf("produce v%d accepts only record batches of magic 2, not magic %d", version, b[batchMagicOffset])
+	}
+	size := int64(int32(binary.BigEndian.Uint32(b[batchLengthOffset:]))) + 12
+	switch {
+	case size > int64(len(b)) || size < batchHeaderSize:
+		return kerr.CorruptMessage.Code, fmt.Errorf("record batch length %d does not match the %d bytes sent", size, len(b))
+	case size < int64(len(b)):
+		return kerr.InvalidRecord.Code, errors.New("a produce request must carry exactly one record batch per partition")
+	}
+	attrs := binary.BigEndian.Uint16(b[batchAttributesOffset:])
+	if attrs&attrControl != 0 {
+		return kerr.InvalidRecord.Code, errors.New("clients may not write control batches")
+	}
+	if attrs&attrTransactional != 0 {
+		return kerr.InvalidTxnState.Code, errors.New("transactions are not supported yet")
+	}
+	if attrs&attrCodecMask == codecZstd && version < 7 {
+		return kerr.UnsupportedCompressionType.Code, fmt.Errorf("zstd needs produce v7 or later; this request is v%d", version)
+	}
+	return 0, nil
+}
+
+// resolveTopic finds a topic's name by name, or by id on versions that
+// address topics by id.
+func (h *Handler) resolveTopic(byID bool, name string, id [16]byte) (string, error) {
+	if !byID {
+		return name, nil
+	}
+	t, ok := h.topics.GetByID(id)
+	if !ok {
+		return "", kerr.UnknownTopicID
+	}
+	return t.Name, nil
+}
+
+func (h *Handler) logAppendError(topic string, partition int32, err error) {
+	if errorCode(err) == kerr.KafkaStorageError.Code {
+		h.logger.Error("append failed", "topic", topic, "partition", partition, "err", err)
+		return
+	}
+	h.logger.Debug("append refused", "topic", topic, "partition", partition, "err", err)
+}

@@ -1,0 +1,216 @@
+package kafka
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	plog "github.com/chronik-streaming/chronik/internal/log"
+	"github.com/chronik-streaming/chronik/internal/server"
+	"github.com/chronik-streaming/chronik/internal/topics"
+)
+
+const isolationReadCommitted = 1
+
+// fetchTarget is one requested partition, resolved once per request.
+type fetchTarget struct {
+	req  *kmsg.FetchRequestTopicPartition
+	resp *kmsg.FetchResponseTopicPartition
+	p    *topics.Partition // nil if it failed to resolve
+}
+
+func handleFetch(h *Handler, ctx context.Context, req *server.Request) (server.Reply, error) {
+	r := req.Body.(*kmsg.FetchRequest)
+	resp := r.ResponseKind().(*kmsg.FetchResponse)
+
+	// Chronik keeps no fetch sessions: answering session id 0 tells the
+	// client to send full requests. An incremental fetch names a session
+	// we never created.
+	if r.Version >= 7 && (r.SessionID != 0 || r.SessionEpoch > 0) {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return server.Respond(resp), nil
+	}
+
+	var targets []fetchTarget
+	resp.Topics = make([]kmsg.FetchResponseTopic, len(r.Topics))
+	for ti := range r.Topics {
+		rt := &r.Topics[ti]
+		st := &resp.Topics[ti]
+		*st = kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		name, topicErr := h.resolveTopic(r.Version >= 13, rt.Topic, rt.TopicID)
+		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		for pi := range rt.Partitions {
+			rp := &rt.Partitions[pi]
+			sp := &st.Partitions[pi]
+			*sp = kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			t := fetchTarget{req: rp, resp: sp}
+			switch {
+			case topicErr != nil:
+				sp.ErrorCode = errorCode(topicErr)
+			default:
+				p, err := h.topics.Partition(name, rp.Partition)
+				if err != nil {
+					sp.ErrorCode = errorCode(err)
+				} else if code := checkLeaderEpoch(p, rp.CurrentLeaderEpoch); code != 0 {
+					sp.ErrorCode = code
+				} else {
+					t.p = p
+				}
+			}
+			targets = append(targets, t)
+		}
+	}
+
+	deadline := time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
+	for {
+		// Take the wake-up channels before reading, so an append that lands
+		// between the read and the wait still wakes us.
+		var wake []<-chan struct{}
+		if r.MaxWaitMillis > 0 {
+			for _, t := range targets {
+				if t.p != nil {
+					wake = append(wake, t.p.Log.Notify())
+				}
+			}
+		}
+		bytes, anyErr := h.readFetch(r, targets)
+		if bytes >= int(r.MinBytes) || anyErr || r.MaxWaitMillis <= 0 || len(wake) == 0 {
+			break
+		}
+		if !waitAny(ctx, wake, deadline) {
+			break
+		}
+	}
+	return server.Respond(resp), nil
+}
+
+// readFetch fills every partition's answer and returns the bytes gathered
+// and whether any partition carries an error (which ends a long poll).
+func (h *Handler) readFetch(r *kmsg.FetchRequest, targets []fetchTarget) (int, bool) {
+	remaining := int64(r.MaxBytes)
+	if r.Version < 3 || remaining <= 0 {
+		remaining = 1<<31 - 1
+	}
+	total := 0
+	anyErr := false
+	minOne := true // KIP-74: the first batch of the response comes whole
+	for _, t := range targets {
+		sp := t.resp
+		if t.p == nil {
+			anyErr = true
+			continue
+		}
+		l := t.p.Log
+		sp.ErrorCode = 0
+		sp.RecordBatches = nil
+		limit := int64(t.req.PartitionMaxBytes)
+		if limit > remaining {
+			limit = remaining
+		}
+		res, err := l.Read(t.req.FetchOffset, int32(max(limit, 0)), minOne)
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = l.HighWatermark(), l.LastStableOffset(), l.LogStartOffset()
+		if r.IsolationLevel == isolationReadCommitted {
+			sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+		}
+		if err != nil {
+			if !errors.Is(err, plog.ErrOffsetOutOfRange) {
+				h.logger.Error("fetch read failed", "topic", t.p.Topic.Name, "partition", t.p.Index, "err", err)
+			}
+			sp.ErrorCode = errorCode(err)
+			anyErr = true
+			continue
+		}
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
+		if r.Version < 10 && hasZstd(res.Records) {
+			sp.ErrorCode = kerr.UnsupportedCompressionType.Code
+			anyErr = true
+			continue
+		}
+		sp.RecordBatches = res.Records
+		n := len(res.Records)
+		total += n
+		remaining -= int64(n)
+		if n > 0 {
+			minOne = false
+		}
+	}
+	return total, anyErr
+}
+
+// hasZstd reports whether any whole batch in b is zstd-compressed.
+func hasZstd(b []byte) bool {
+	for len(b) >= batchHeaderSize {
+		size := int(int32(binary.BigEndian.Uint32(b[batchLengthOffset:]))) + 12
+		if binary.BigEndian.Uint16(b[batchAttributesOffset:])&attrCodecMask == codecZstd {
+			return true
+		}
+		if size <= 0 || size > len(b) {
+			break
+		}
+		b = b[size:]
+	}
+	return false
+}
+
+// checkLeaderEpoch fences a client whose idea of the leader epoch is off
+// (KIP-320); -1 means the client does not know or care.
+func checkLeaderEpoch(p *topics.Partition, current int32) int16 {
+	if current < 0 {
+		return 0
+	}
+	switch e := p.Log.LeaderEpoch(); {
+	case current < e:
+		return kerr.FencedLeaderEpoch.Code
+	case current > e:
+		return kerr.UnknownLeaderEpoch.Code
+	}
+	return 0
+}
+
+// waitAny blocks until one channel closes (true), or the deadline passes or
+// ctx ends (false).
+func waitAny(ctx context.Context, chans []<-chan struct{}, deadline time.Time) bool {
+	d := time.Until(deadline)
+	if d <= 0 {
+		return false
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	if len(chans) == 1 {
+		select {
+		case <-chans[0]:
+			return true
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		return false
+	}
+	woke := make(chan struct{}, 1)
+	done := make(chan struct{})
+	defer close(done)
+	for _, ch := range chans {
+		go func(ch <-chan struct{}) {
+			select {
+			case <-ch:
+				select {
+				case woke <- struct{}{}:
+				default:
+				}
+			case <-done:
+			}
+		}(ch)
+	}
+	select {
+	case <-woke:
+		return true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return false
+}

@@ -1,0 +1,94 @@
+// Package kafka translates Kafka protocol requests into calls on Chronik's
+// domain packages and their results back into responses. One file per API,
+// named by its key; no storage logic lives here.
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/internal/config"
+	"github.com/chronik-streaming/chronik/internal/server"
+	"github.com/chronik-streaming/chronik/internal/topics"
+	"github.com/chronik-streaming/chronik/internal/txn"
+)
+
+// Broker is the identity this node advertises.
+type Broker struct {
+	NodeID    int32
+	Host      string
+	Port      int32
+	ClusterID string
+}
+
+// Handler serves every Kafka API Chronik implements.
+type Handler struct {
+	broker      Broker
+	cfg         *config.Config
+	topics      *topics.Manager
+	producerIDs *txn.ProducerIDs
+	logger      *slog.Logger
+}
+
+// New returns a Handler.
+func New(b Broker, cfg *config.Config, tm *topics.Manager, pids *txn.ProducerIDs, logger *slog.Logger) *Handler {
+	return &Handler{broker: b, cfg: cfg, topics: tm, producerIDs: pids, logger: logger}
+}
+
+type handleFunc func(h *Handler, ctx context.Context, req *server.Request) (server.Reply, error)
+
+type api struct {
+	min, max int16
+	handle   handleFunc
+}
+
+// apis lists what Chronik implements: every version advertised here is
+// handled completely. The floors are the oldest versions the clients still
+// in use send (Debian's librdkafka 2.0.2, kafka-python 2.0.2); Produce below
+// v3 and Fetch below v4 need the old message formats and come later.
+var apis map[kmsg.Key]api
+
+func init() {
+	apis = map[kmsg.Key]api{
+		kmsg.Produce:              {3, 13, handleProduce},
+		kmsg.Fetch:                {4, 17, handleFetch},
+		kmsg.ListOffsets:          {0, 11, handleListOffsets},
+		kmsg.Metadata:             {0, 13, handleMetadata},
+		kmsg.ApiVersions:          {0, 4, handleApiVersions},
+		kmsg.CreateTopics:         {0, 7, handleCreateTopics},
+		kmsg.DeleteTopics:         {0, 6, handleDeleteTopics},
+		kmsg.InitProducerID:       {0, 5, handleInitProducerID},
+		kmsg.OffsetForLeaderEpoch: {0, 4, handleOffsetForLeaderEpoch},
+		kmsg.DescribeConfigs:      {0, 4, handleDescribeConfigs},
+		kmsg.CreatePartitions:     {0, 3, handleCreatePartitions},
+	}
+}
+
+// Versions implements server.Handler.
+func (h *Handler) Versions(key int16) (int16, int16, bool) {
+	a, ok := apis[kmsg.Key(key)]
+	return a.min, a.max, ok
+}
+
+// Handle implements server.Handler.
+func (h *Handler) Handle(ctx context.Context, req *server.Request) (server.Reply, error) {
+	a, ok := apis[kmsg.Key(req.Header.APIKey)]
+	if !ok {
+		return nil, fmt.Errorf("unsupported api key %d", req.Header.APIKey)
+	}
+	return a.handle(h, ctx, req)
+}
+
+// supportedAPIs returns the advertised ranges, sorted by key.
+func supportedAPIs() []kmsg.ApiVersionsResponseApiKey {
+	out := make([]kmsg.ApiVersionsResponseApiKey, 0, len(apis))
+	for k, a := range apis {
+		out = append(out, kmsg.ApiVersionsResponseApiKey{ApiKey: int16(k), MinVersion: a.min, MaxVersion: a.max})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ApiKey < out[j].ApiKey })
+	return out
+}

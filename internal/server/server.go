@@ -1,0 +1,298 @@
+// Package server is the Kafka wire edge: it accepts TCP connections, reads
+// size-prefixed frames, parses request headers, checks API keys and versions,
+// decodes bodies with kmsg and hands them to a Handler one at a time per
+// connection, then writes the responses back in request order.
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Request is one decoded request.
+type Request struct {
+	Header RequestHeader
+	Body   kmsg.Request
+	Remote net.Addr
+}
+
+// Reply produces the response to a request. It runs after the request was
+// processed, in request order, while the connection already processes the
+// next request; it may block (a produce waiting for its fsync), which lets
+// pipelined produce requests share one group commit. A Reply returning nil
+// sends nothing (acks=0).
+type Reply func() kmsg.Response
+
+// Respond wraps a ready response as a Reply.
+func Respond(r kmsg.Response) Reply { return func() kmsg.Response { return r } }
+
+// ErrCloseConnection asks the server to close the connection after the
+// replies already queued (Kafka does this when an acks=0 produce fails).
+var ErrCloseConnection = errors.New("close connection")
+
+// Handler processes decoded requests.
+type Handler interface {
+	// Versions reports the range of versions handled for an API key.
+	Versions(key int16) (min, max int16, ok bool)
+	// Handle processes one request. Requests of one connection are handled
+	// one at a time, in arrival order. A nil Reply means no response.
+	Handle(ctx context.Context, req *Request) (Reply, error)
+}
+
+// Server accepts Kafka connections.
+type Server struct {
+	handler         Handler
+	logger          *slog.Logger
+	maxRequestBytes int32
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[net.Conn]struct{}
+	closed   bool
+	wg       sync.WaitGroup
+	active   atomic.Int64
+	shutdown context.CancelFunc
+	ctx      context.Context
+}
+
+// New returns a server; maxRequestBytes caps a frame's size.
+func New(h Handler, maxRequestBytes int32, logger *slog.Logger) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{handler: h, logger: logger, maxRequestBytes: maxRequestBytes, conns: map[net.Conn]struct{}{}, ctx: ctx, shutdown: cancel}
+}
+
+// ActiveConnections is the number of open client connections.
+func (s *Server) ActiveConnections() int64 { return s.active.Load() }
+
+// Serve accepts connections on ln until Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return net.ErrClosed
+	}
+	s.ln = ln
+	s.mu.Unlock()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		s.active.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.active.Add(-1)
+			s.serveConn(c)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// ServeConn serves one already accepted connection until it closes (for
+// listeners the server does not own, and for tests over net.Pipe).
+func (s *Server) ServeConn(c net.Conn) {
+	s.active.Add(1)
+	defer s.active.Add(-1)
+	s.serveConn(c)
+}
+
+// Close stops accepting, closes every connection and waits for them.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.shutdown()
+	s.wg.Wait()
+	return nil
+}
+
+// pending is a processed request waiting for its Reply to be written.
+type pending struct {
+	hdr   RequestHeader
+	reply Reply
+}
+
+func (s *Server) serveConn(c net.Conn) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	defer c.Close()
+	log := s.logger.With("remote", c.RemoteAddr().String())
+
+	// The writer runs Replies in order and writes their responses; the
+	// reader goes on processing the next requests meanwhile. The channel's
+	// capacity bounds how far processing runs ahead of the writes.
+	queue := make(chan pending, 8)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeLoop(c, queue, cancel, log)
+	}()
+	defer func() {
+		close(queue)
+		<-writerDone
+	}()
+
+	r := bufio.NewReaderSize(c, 64<<10)
+	var sizeBuf [4]byte
+	for {
+		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && ctx.Err() == nil {
+				log.Debug("connection read failed", "err", err)
+			}
+			return
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 8 || size > s.maxRequestBytes {
+			log.Warn("closing connection: request frame size out of range", "size", size, "max", s.maxRequestBytes)
+			return
+		}
+		frame := make([]byte, size)
+		if _, err := io.ReadFull(r, frame); err != nil {
+			log.Warn("closing connection: truncated request frame", "size", size, "err", err)
+			return
+		}
+		p, err := s.process(ctx, c, frame, log)
+		if err != nil {
+			if !errors.Is(err, ErrCloseConnection) {
+				log.Warn("closing connection: bad request", "err", err)
+			}
+			return
+		}
+		if p.reply == nil {
+			continue
+		}
+		select {
+		case queue <- p:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// process parses one frame and runs the handler on it.
+func (s *Server) process(ctx context.Context, c net.Conn, frame []byte, log *slog.Logger) (pending, error) {
+	hdr, err := parseHeaderPrefix(frame)
+	if err != nil {
+		return pending{}, err
+	}
+	min, max, ok := s.handler.Versions(hdr.APIKey)
+	kreq := kmsg.RequestForKey(hdr.APIKey)
+	if !ok || kreq == nil {
+		return pending{}, fmt.Errorf("unsupported api key %d", hdr.APIKey)
+	}
+	if hdr.APIVersion < min || hdr.APIVersion > max {
+		if hdr.APIKey == int16(kmsg.ApiVersions) {
+			// KIP-511: answer in the v0 format with our range, so the
+			// client retries with a version we know.
+			return pending{hdr: hdr, reply: Respond(&kmsg.ApiVersionsResponse{
+				Version:   0,
+				ErrorCode: kerr.UnsupportedVersion.Code,
+				ApiKeys:   []kmsg.ApiVersionsResponseApiKey{{ApiKey: hdr.APIKey, MinVersion: min, MaxVersion: max}},
+			})}, nil
+		}
+		return pending{}, fmt.Errorf("unsupported version %d of api key %d (supported %d-%d)", hdr.APIVersion, hdr.APIKey, min, max)
+	}
+	kreq.SetVersion(hdr.APIVersion)
+	body, err := parseClientID(&hdr, frame, kreq.IsFlexible())
+	if err != nil {
+		return pending{}, err
+	}
+	if err := kreq.ReadFrom(body); err != nil {
+		return pending{}, fmt.Errorf("decode %s v%d: %w", kmsg.NameForKey(hdr.APIKey), hdr.APIVersion, err)
+	}
+	reply, err := s.handler.Handle(ctx, &Request{Header: hdr, Body: kreq, Remote: c.RemoteAddr()})
+	if err != nil {
+		return pending{}, err
+	}
+	return pending{hdr: hdr, reply: reply}, nil
+}
+
+func (s *Server) writeLoop(c net.Conn, queue <-chan pending, cancel context.CancelFunc, log *slog.Logger) {
+	w := bufio.NewWriterSize(c, 64<<10)
+	var buf []byte
+	failed := false
+	for p := range queue {
+		if failed {
+			continue // drain so the reader never blocks
+		}
+		resp := p.reply()
+		if resp == nil {
+			continue
+		}
+		resp.SetVersion(p.hdr.APIVersion)
+		buf = appendResponse(buf[:0], p.hdr, resp)
+		if _, err := w.Write(buf); err == nil && len(queue) == 0 {
+			err = w.Flush()
+			if err != nil {
+				failed = true
+			}
+		} else if err != nil {
+			failed = true
+		}
+		if failed {
+			log.Debug("connection write failed")
+			cancel()
+			c.Close()
+		}
+		if cap(buf) > 1<<20 {
+			buf = nil // don't pin a huge fetch response's buffer
+		}
+	}
+	if !failed {
+		_ = w.Flush()
+	}
+}
+
+// appendResponse frames a response: size, correlation id, the response
+// header's tagged fields for flexible versions (never for ApiVersions, whose
+// response header is always v0), then the body.
+func appendResponse(dst []byte, hdr RequestHeader, resp kmsg.Response) []byte {
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(hdr.CorrelationID))
+	if resp.IsFlexible() && hdr.APIKey != int16(kmsg.ApiVersions) {
+		dst = append(dst, 0)
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst, uint32(len(dst)-4))
+	return dst
+}
