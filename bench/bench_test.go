@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 func quick(mode Mode) Options {
@@ -188,5 +191,67 @@ func TestHistogram(t *testing.T) {
 	}
 	if bucketOf(^uint64(0)) >= len(h.counts) {
 		t.Fatal("max value out of range")
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	o := quick(ModeProduce)
+	o.Records = 2000
+	o.Rate = 10000 // 2000 records should take ~200ms
+	o.Producers = 2
+	res := runQuick(t, o)
+	p := res.Targets[0].Median.Produce
+	if p.Seconds < 0.18 || p.RecordsPerSec > 11000 {
+		t.Fatalf("rate not applied: %+v", p)
+	}
+	if res.Scenario.Rate != 10000 {
+		t.Fatalf("scenario rate %v", res.Scenario.Rate)
+	}
+}
+
+// TestBrokersAndBaseline runs against an external cluster (a kfake standing
+// in for a broker) plus the in-process kfake baseline. The second run finds
+// the topic and its records already there.
+func TestBrokersAndBaseline(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var logs []string
+	o := quick(ModeConsume)
+	o.KfakeOnly = false
+	o.Kfake = true
+	o.Brokers = c.ListenAddrs()
+	o.Runs = 2
+	o.Logf = func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Targets) != 2 || res.Targets[0].Target != "brokers" || res.Targets[1].Target != "kfake" {
+		t.Fatalf("targets: %+v", res.Targets)
+	}
+	for _, tr := range res.Targets {
+		if tr.Median.Consume == nil || tr.Median.Consume.Records != 3000 {
+			t.Fatalf("%s: %+v", tr.Target, tr.Median.Consume)
+		}
+	}
+	// brokers: fill once (run 1); kfake: fresh cluster, fill every run.
+	fills := 0
+	for _, l := range logs {
+		if strings.HasPrefix(l, "filling") {
+			fills++
+		}
+	}
+	if fills != 3 {
+		t.Errorf("fills = %d, want 3; logs:\n%s", fills, strings.Join(logs, "\n"))
+	}
+	var buf bytes.Buffer
+	res.WriteText(&buf)
+	if !strings.Contains(buf.String(), "brokers/kfake consume throughput") {
+		t.Errorf("no comparison line:\n%s", buf.String())
 	}
 }

@@ -25,6 +25,7 @@ type Scenario struct {
 	Acks        string  `json:"acks"`
 	Compression string  `json:"compression"`
 	Producers   int     `json:"producers"`
+	Rate        float64 `json:"rate,omitempty"`
 	LingerMs    float64 `json:"linger_ms"`
 	BatchBytes  int     `json:"batch_bytes"`
 	Runs        int     `json:"runs"`
@@ -126,8 +127,12 @@ func (r Result) WriteText(w io.Writer) error {
 			amount = s.Duration
 		}
 	}
-	fmt.Fprintf(w, "scenario: %s topic=%s partitions=%d record-size=%d %s acks=%s compression=%s producers=%d linger=%gms batch-bytes=%d runs=%d\n",
-		s.Mode, s.Topic, s.Partitions, s.RecordSize, amount, s.Acks, s.Compression, s.Producers, s.LingerMs, s.BatchBytes, s.Runs)
+	rate := ""
+	if s.Rate > 0 {
+		rate = fmt.Sprintf(" rate=%g/s", s.Rate)
+	}
+	fmt.Fprintf(w, "scenario: %s topic=%s partitions=%d record-size=%d %s acks=%s compression=%s producers=%d%s linger=%gms batch-bytes=%d runs=%d\n",
+		s.Mode, s.Topic, s.Partitions, s.RecordSize, amount, s.Acks, s.Compression, s.Producers, rate, s.LingerMs, s.BatchBytes, s.Runs)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := []string{"target", "run"}
@@ -168,9 +173,15 @@ func (r Result) WriteText(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w, "(MB = 2^20 bytes of record values; latencies in ms)")
-	if len(r.Targets) == 2 && r.Targets[0].Median.Produce != nil && r.Targets[1].Median.Produce != nil && r.Targets[1].Median.Produce.RecordsPerSec > 0 {
-		fmt.Fprintf(w, "%s/%s produce throughput ratio: %.2fx\n", r.Targets[0].Target, r.Targets[1].Target,
-			r.Targets[0].Median.Produce.RecordsPerSec/r.Targets[1].Median.Produce.RecordsPerSec)
+	if len(r.Targets) == 2 {
+		a, b := r.Targets[0], r.Targets[1]
+		ratio := func(what string, x, y *Throughput) {
+			if x != nil && y != nil && y.RecordsPerSec > 0 {
+				fmt.Fprintf(w, "%s/%s %s throughput: %.2fx\n", a.Target, b.Target, what, x.RecordsPerSec/y.RecordsPerSec)
+			}
+		}
+		ratio("produce", a.Median.Produce, b.Median.Produce)
+		ratio("consume", a.Median.Consume, b.Median.Consume)
 	}
 	return nil
 }

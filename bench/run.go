@@ -46,10 +46,11 @@ func ensureTopic(ctx context.Context, o *Options, addrs []string) (int, error) {
 		return 0, fmt.Errorf("creating topic %q: %w", o.Topic, err)
 	}
 	o.logf("created topic %q with %d partitions", o.Topic, o.Partitions)
-	// Wait until every partition has a leader in metadata.
+	// Wait until every partition has a leader in metadata. A fresh client
+	// per check: franz-go caches metadata responses for a few seconds.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		tds, err := adm.ListTopics(ctx, o.Topic)
+		tds, err := listTopic(ctx, addrs, o.Topic)
 		if err == nil && tds.Has(o.Topic) && tds[o.Topic].Err == nil {
 			td := tds[o.Topic]
 			ready := len(td.Partitions) > 0
@@ -71,6 +72,15 @@ func ensureTopic(ctx context.Context, o *Options, addrs []string) (int, error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+func listTopic(ctx context.Context, addrs []string, topic string) (kadm.TopicDetails, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ClientID("chronik-bench-admin"))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	return kadm.NewClient(cl).ListTopics(ctx, topic)
 }
 
 // payloads is a pool of random upper-case payloads of one size.
@@ -116,12 +126,13 @@ func sentAt(r *kgo.Record) time.Time {
 // produce writes records with o.Producers clients until count records were
 // attempted or dur elapsed (zero means unbounded), waits for every promise,
 // and returns throughput of acknowledged records plus the latency
-// histogram. onAck, if set, is called with the number of acked records so
-// far after each success.
+// histogram.
 func produce(ctx context.Context, o *Options, addrs []string, count int64, dur time.Duration) (Throughput, *Histogram, error) {
 	return produceWith(ctx, o, addrs, count, dur, nil)
 }
 
+// produceWith is produce calling onStart (if set) just before the clock
+// starts.
 func produceWith(ctx context.Context, o *Options, addrs []string, count int64, dur time.Duration, onStart func()) (Throughput, *Histogram, error) {
 	clients := make([]*kgo.Client, o.Producers)
 	for i := range clients {
@@ -164,6 +175,7 @@ func produceWith(ctx context.Context, o *Options, addrs []string, count int64, d
 	if onStart != nil {
 		onStart()
 	}
+	perProducer := o.Rate / float64(len(clients))
 	start := time.Now()
 	var deadline time.Time
 	if dur > 0 {
@@ -173,6 +185,7 @@ func produceWith(ctx context.Context, o *Options, addrs []string, count int64, d
 		wg.Add(1)
 		go func(cl *kgo.Client) {
 			defer wg.Done()
+			var sent int64
 			for pctx.Err() == nil {
 				i := claimed.Add(1)
 				if i > count {
@@ -181,6 +194,18 @@ func produceWith(ctx context.Context, o *Options, addrs []string, count int64, d
 				now := time.Now()
 				if !deadline.IsZero() && now.After(deadline) {
 					break
+				}
+				if perProducer > 0 {
+					// Pace by schedule: sleep while ahead of it; after a
+					// coarse sleep the loop catches up in a burst.
+					if due := start.Add(time.Duration(float64(sent) / perProducer * float64(time.Second))); now.Before(due) {
+						select {
+						case <-time.After(due.Sub(now)):
+						case <-pctx.Done():
+						}
+						now = time.Now()
+					}
+					sent++
 				}
 				bp := pl.get(i, now)
 				cl.Produce(pctx, &kgo.Record{Topic: o.Topic, Value: *bp}, func(_ *kgo.Record, err error) {
@@ -213,7 +238,7 @@ func produceWith(ctx context.Context, o *Options, addrs []string, count int64, d
 	return tp, hist, nil
 }
 
-// offsetsSum returns the number of records between start and end offsets.
+// listRange lists the topic's log start and end offsets.
 func listRange(ctx context.Context, o *Options, addrs []string) (start, end kadm.ListedOffsets, err error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ClientID("chronik-bench-admin"))
 	if err != nil {

@@ -2,6 +2,7 @@ package test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -98,7 +99,7 @@ func TestLargeMessages(t *testing.T) {
 	cl := tb.client(kgo.ProducerBatchMaxBytes(4<<20), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordRetries(1))
 
 	err := cl.ProduceSync(testContext(t), &kgo.Record{Topic: "small", Value: value}).FirstErr()
-	if err != kerr.MessageTooLarge {
+	if !errors.Is(err, kerr.MessageTooLarge) {
 		t.Fatalf("1 MiB to default topic: err %v, want MESSAGE_TOO_LARGE", err)
 	}
 	r := &kgo.Record{Topic: "big", Key: []byte("k"), Value: value}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -64,6 +65,7 @@ func TestApiVersionsUnsupportedVersionGetsV0Answer(t *testing.T) {
 	defer c.Close()
 	req := kmsg.NewPtrApiVersionsRequest()
 	req.Version = 3
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "chronik-test", "1.0"
 	frame := rawRequest(req, 7)
 	binary.BigEndian.PutUint16(frame[6:], 99) // a version from the future
 	c.Write(frame)
@@ -146,6 +148,9 @@ func produceRaw(t *testing.T, cl *kgo.Client, topic string, acks int16, batch []
 	req.TimeoutMillis = 5000
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = topic
+	if td, err := kadm.NewClient(cl).ListTopics(testContext(t), topic); err == nil {
+		rt.TopicID = td[topic].ID // produce v13 addresses topics by id
+	}
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Records = batch
 	rt.Partitions = append(rt.Partitions, rp)
@@ -228,13 +233,53 @@ func TestProduceRefusesBadBatches(t *testing.T) {
 	if r := produceRaw(t, cl, "strict", 1, control); r.ErrorCode != kerr.InvalidRecord.Code {
 		t.Fatalf("control batch: %+v", r)
 	}
-	if r := produceRaw(t, cl, "strict", 5, good); r.ErrorCode != kerr.InvalidRequiredAcks.Code {
-		t.Fatalf("acks=5: %+v", r)
+	// acks=5 over a bare connection (kgo would not send it as is).
+	c, err := net.Dial("tcp", tb.addr)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if r := produceRaw(t, cl, "nope", 1, good); r.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+	defer c.Close()
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = 7, 5, 1000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "strict"
+	rt.Partitions = []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: good}}
+	req.Topics = append(req.Topics, rt)
+	c.Write(rawRequest(req, 3))
+	resp := kmsg.NewPtrProduceResponse()
+	resp.Version = 7
+	if err := resp.ReadFrom(readFrame(t, c)[4:]); err != nil || resp.Topics[0].Partitions[0].ErrorCode != kerr.InvalidRequiredAcks.Code {
+		t.Fatalf("acks=5: %v %+v", err, resp)
+	}
+	if r := produceRaw(t, cl, "nope", 1, good); r.ErrorCode != kerr.UnknownTopicOrPartition.Code && r.ErrorCode != kerr.UnknownTopicID.Code {
 		t.Fatalf("unknown topic: %+v", r)
 	}
 	if r := produceRaw(t, cl, "strict", 1, good); r.ErrorCode != 0 || r.BaseOffset != 0 {
 		t.Fatalf("good batch after bad ones: %+v", r)
 	}
+}
+
+// roundTrip sends req at exactly its version over a bare connection (kgo
+// would pick its own version) and decodes the answer.
+func roundTrip(t *testing.T, addr string, req kmsg.Request) kmsg.Response {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(rawRequest(req, 42)); err != nil {
+		t.Fatal(err)
+	}
+	b := readFrame(t, c)
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	body := b[4:]
+	if resp.IsFlexible() && req.Key() != int16(kmsg.ApiVersions) {
+		body = body[1:] // response header tagged fields (empty)
+	}
+	if err := resp.ReadFrom(body); err != nil {
+		t.Fatalf("decode %T v%d: %v", resp, req.GetVersion(), err)
+	}
+	return resp
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/internal/batch"
 	"github.com/chronik-streaming/chronik/internal/server"
 	"github.com/chronik-streaming/chronik/internal/topics"
 )
@@ -78,7 +79,16 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 				fail(code, err)
 				continue
 			}
-			res, err := p.Log.Append(rp.Records)
+			records := rp.Records
+			if codec := p.Topic.StorageCodec(); codec >= 0 {
+				// compression.type names a codec: store batches with it,
+				// as Kafka does (the only produce path that touches records).
+				if records, err = batch.Recompress(records, codec); err != nil {
+					fail(kerr.CorruptMessage.Code, err)
+					continue
+				}
+			}
+			res, err := p.Log.Append(records)
 			if err != nil {
 				h.logAppendError(name, rp.Partition, err)
 				fail(errorCode(err), err)

@@ -48,6 +48,7 @@ func handleFetch(h *Handler, ctx context.Context, req *server.Request) (server.R
 			rp := &rt.Partitions[pi]
 			sp := &st.Partitions[pi]
 			*sp = kmsg.NewFetchResponseTopicPartition()
+			sp.RecordBatches = []byte{}
 			sp.Partition = rp.Partition
 			t := fetchTarget{req: rp, resp: sp}
 			switch {
@@ -108,7 +109,9 @@ func (h *Handler) readFetch(r *kmsg.FetchRequest, targets []fetchTarget) (int, b
 		}
 		l := t.p.Log
 		sp.ErrorCode = 0
-		sp.RecordBatches = nil
+		// Never null: librdkafka 2.0 reads a null record set as a
+		// broken one ("invalid MessageSetSize -1").
+		sp.RecordBatches = []byte{}
 		limit := int64(t.req.PartitionMaxBytes)
 		if limit > remaining {
 			limit = remaining
@@ -132,7 +135,9 @@ func (h *Handler) readFetch(r *kmsg.FetchRequest, targets []fetchTarget) (int, b
 			anyErr = true
 			continue
 		}
-		sp.RecordBatches = res.Records
+		if len(res.Records) > 0 {
+			sp.RecordBatches = res.Records
+		}
 		n := len(res.Records)
 		total += n
 		remaining -= int64(n)

@@ -65,6 +65,7 @@ func init() {
 		kmsg.OffsetForLeaderEpoch: {0, 4, handleOffsetForLeaderEpoch},
 		kmsg.DescribeConfigs:      {0, 4, handleDescribeConfigs},
 		kmsg.CreatePartitions:     {0, 3, handleCreatePartitions},
+		kmsg.FindCoordinator:      {0, 5, handleFindCoordinator},
 	}
 }
 

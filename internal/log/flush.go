@@ -158,7 +158,7 @@ func (l *Log) syncActive() error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
 	l.state.RLock()
-	if l.closed {
+	if l.isClosed() {
 		l.state.RUnlock()
 		return ErrClosed
 	}

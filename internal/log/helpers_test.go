@@ -191,3 +191,8 @@ func idemHeader(t testing.TB, b []byte) batch.Header {
 	}
 	return h
 }
+
+func idemHeaderNoT(b []byte) batch.Header {
+	h, _ := batch.ParseHeader(b)
+	return h
+}

@@ -23,8 +23,12 @@ import (
 // o-base (or position 0), then scan batch headers forward to the first batch
 // whose last offset is >= o.
 //
-// The entries are also kept in memory; the file exists so that a clean start
-// need not scan the segment. It is rebuilt on recovery.
+// The active segment keeps its entries in memory (and writes them to the
+// file lazily, see flush). A closed segment's entries are released from
+// memory: lookups binary-search the file (readers going through a segment
+// in order mostly skip the index thanks to the position hint), so memory
+// does not grow with the size of the log. The files are rebuilt on
+// recovery.
 
 const indexEntrySize = 8
 
@@ -34,8 +38,11 @@ type indexEntry struct {
 }
 
 type offsetIndex struct {
-	f       file
-	entries []indexEntry // guarded by Log.state
+	f        file
+	entries  []indexEntry // resident entries; guarded by Log.state, appended with Log.mu held
+	written  int          // entries already in the file (Log.mu)
+	released bool         // entries live only in the file (closed segment)
+	onDisk   int          // number of entries in the file once released
 }
 
 // openOffsetIndex opens or creates the index file and loads its entries. A
@@ -60,6 +67,7 @@ func openOffsetIndex(path string) (*offsetIndex, error) {
 	if len(data)%indexEntrySize != 0 {
 		ix.entries = append(ix.entries, indexEntry{rel: 0, pos: ^uint32(0)}) // forces a failed sanity check
 	}
+	ix.written = len(ix.entries)
 	return ix, nil
 }
 
@@ -77,38 +85,75 @@ func (ix *offsetIndex) sane(size int64, relEnd int64) error {
 	return nil
 }
 
+// len returns the number of entries.
+func (ix *offsetIndex) len() int {
+	if ix.released {
+		return ix.onDisk
+	}
+	return len(ix.entries)
+}
+
+// at returns entry i, from memory or from the file. A read error yields
+// the zero entry (position 0 is always a safe place to scan from).
+func (ix *offsetIndex) at(i int) indexEntry {
+	if !ix.released {
+		return ix.entries[i]
+	}
+	var b [indexEntrySize]byte
+	if _, err := ix.f.ReadAt(b[:], int64(i)*indexEntrySize); err != nil {
+		return indexEntry{}
+	}
+	return indexEntry{rel: binary.BigEndian.Uint32(b[:]), pos: binary.BigEndian.Uint32(b[4:])}
+}
+
 // lookup returns the position of the last entry with rel <= target, or 0.
 func (ix *offsetIndex) lookup(target uint32) int64 {
-	i := sort.Search(len(ix.entries), func(i int) bool { return ix.entries[i].rel > target })
+	i := sort.Search(ix.len(), func(i int) bool { return ix.at(i).rel > target })
 	if i == 0 {
 		return 0
 	}
-	return int64(ix.entries[i-1].pos)
+	return int64(ix.at(i - 1).pos)
 }
 
 // last returns the last entry, if any.
 func (ix *offsetIndex) last() (indexEntry, bool) {
-	if len(ix.entries) == 0 {
+	n := ix.len()
+	if n == 0 {
 		return indexEntry{}, false
 	}
-	return ix.entries[len(ix.entries)-1], true
+	return ix.at(n - 1), true
 }
 
-// write writes e to the file in the slot after the committed entries; the
-// in-memory entry is added by the caller under the state lock.
-func (ix *offsetIndex) write(e indexEntry) error {
-	var b [indexEntrySize]byte
-	binary.BigEndian.PutUint32(b[:], e.rel)
-	binary.BigEndian.PutUint32(b[4:], e.pos)
-	_, err := ix.f.WriteAt(b[:], int64(len(ix.entries))*indexEntrySize)
-	return err
+// release drops the in-memory entries of a closed segment whose file is
+// complete (the caller flushed it and holds Log.state's write lock).
+func (ix *offsetIndex) release() {
+	if ix.released || ix.written != len(ix.entries) {
+		return
+	}
+	ix.onDisk, ix.entries, ix.released = len(ix.entries), nil, true
 }
 
-// undo truncates the file back to the committed entries after a failed
-// append.
-func (ix *offsetIndex) undo() error {
-	return ix.f.Truncate(int64(len(ix.entries)) * indexEntrySize)
+// flush writes the entries not yet in the file, in one write. Entries are
+// written lazily (every few dozen, at roll and at Close): the file only
+// needs to be complete for segments a restart trusts, and recovery rebuilds
+// the others. The caller holds Log.mu.
+func (ix *offsetIndex) flush() error {
+	if ix.written >= len(ix.entries) {
+		return nil
+	}
+	b := make([]byte, 0, (len(ix.entries)-ix.written)*indexEntrySize)
+	for _, e := range ix.entries[ix.written:] {
+		b = binary.BigEndian.AppendUint32(b, e.rel)
+		b = binary.BigEndian.AppendUint32(b, e.pos)
+	}
+	if _, err := ix.f.WriteAt(b, int64(ix.written)*indexEntrySize); err != nil {
+		return err
+	}
+	ix.written = len(ix.entries)
+	return nil
 }
+
+func (ix *offsetIndex) pending() int { return len(ix.entries) - ix.written }
 
 // rewrite replaces the file's content with entries (after a rebuild).
 func (ix *offsetIndex) rewrite(entries []indexEntry) error {
@@ -125,7 +170,7 @@ func (ix *offsetIndex) rewrite(entries []indexEntry) error {
 			return err
 		}
 	}
-	ix.entries = entries
+	ix.entries, ix.written = entries, len(entries)
 	return nil
 }
 

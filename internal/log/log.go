@@ -198,15 +198,13 @@ type Log struct {
 	needTruncate bool       // a failed write could not be undone (mu)
 	producers    *producerState
 	recoveryCkpt int64 // last recovery point written to disk (mu)
-	logStartCkpt int64 // last log start offset written to disk (mu)
 
 	state    sync.RWMutex // segments, sizes, in-memory indexes, hw position, epochs
 	segs     []*segment
 	hwSeg    *segment
 	hwPos    int64
-	closed   bool
 	epochs   epochCache
-	closedAt atomic.Bool
+	closedAt atomic.Bool // set under state's write lock
 
 	hw, leo, logStart, size atomic.Int64
 	syncedOffset            atomic.Int64 // everything below is fsynced
@@ -216,8 +214,9 @@ type Log struct {
 	flushMu sync.Mutex // held while fsyncing the active segment
 	flusher *flusher
 
-	notifyMu sync.Mutex
-	notifyCh chan struct{}
+	notifyMu    sync.Mutex
+	notifyCh    chan struct{}
+	notifyTaken bool // someone holds notifyCh: the next advance must close it
 }
 
 func (l *Log) config() Config   { return *l.cfg.Load() }
@@ -336,17 +335,19 @@ func (l *Log) EndOffsetForLeaderEpoch(epoch int32) (leaderEpoch int32, endOffset
 func (l *Log) Notify() <-chan struct{} {
 	l.notifyMu.Lock()
 	defer l.notifyMu.Unlock()
+	l.notifyTaken = true
 	return l.notifyCh
 }
 
 func (l *Log) wake() {
 	l.notifyMu.Lock()
 	defer l.notifyMu.Unlock()
-	if l.isClosed() {
-		return // the channel was closed for good
+	if l.isClosed() || !l.notifyTaken {
+		return // closed for good, or nobody is waiting
 	}
 	close(l.notifyCh)
 	l.notifyCh = make(chan struct{})
+	l.notifyTaken = false
 }
 
 // advanceHWLocked moves the high watermark to off (at pos in s) if that is
@@ -476,6 +477,11 @@ func (l *Log) Append(b []byte) (AppendResult, error) {
 	}
 	l.state.Unlock()
 
+	if seg.index.pending() >= indexFlushEvery || seg.timeIndex.written+indexFlushEvery <= len(seg.timeIndex.entries) {
+		if err := seg.flushIndexes(); err != nil {
+			l.logger.Warn("cannot write index entries (kept in memory)", "file", seg.log.Name(), "err", err)
+		}
+	}
 	if h.HasProducerID() {
 		l.producers.update(h, base, last, maxTS, now.UnixMilli())
 	}
@@ -498,8 +504,7 @@ func (l *Log) retryTruncate() error {
 		return nil
 	}
 	s := l.active()
-	err := errors.Join(s.log.Truncate(s.size), s.index.undo(), s.timeIndex.undo())
-	if err != nil {
+	if err := s.log.Truncate(s.size); err != nil {
 		return fmt.Errorf("%w: truncate %s: %w", ErrStorage, s.log.Name(), err)
 	}
 	l.needTruncate = false
@@ -526,14 +531,9 @@ func (l *Log) shouldRoll(s *segment, h batch.Header, size int64, now time.Time, 
 // producer state and checkpoints the recovery point, as Kafka does.
 func (l *Log) roll(now time.Time) error {
 	old := l.active()
-	if te := old.finalTimeEntry(); te != nil {
-		if err := old.timeIndex.write(*te); err != nil {
-			old.timeIndex.undo()
-			return fmt.Errorf("%w: roll %s: %w", ErrStorage, old.log.Name(), err)
-		}
-		l.state.Lock()
-		old.timeIndex.entries = append(old.timeIndex.entries, *te)
-		l.state.Unlock()
+	old.addFinalTimeEntry(&l.state)
+	if err := old.flushIndexes(); err != nil {
+		return fmt.Errorf("%w: roll: write index of %s: %w", ErrStorage, old.log.Name(), err)
 	}
 	err := old.syncAll()
 	l.fsyncs.Add(1)
@@ -544,6 +544,7 @@ func (l *Log) roll(now time.Time) error {
 	l.markSynced(leo)
 	l.state.Lock()
 	advanced := l.advanceHWLocked(leo, old, old.size)
+	old.releaseIndexes()
 	l.state.Unlock()
 	if advanced {
 		l.wake()
@@ -590,41 +591,68 @@ func (l *Log) checkpointRecoveryPoint() {
 // end gives ErrOffsetOutOfRange. The first batch may start before offset
 // (the client skips those records).
 func (l *Log) Read(offset int64, maxBytes int32, minOneBatch bool) (ReadResult, error) {
-	l.state.RLock()
-	defer l.state.RUnlock()
-	hw := l.hw.Load()
-	res := ReadResult{HighWatermark: hw, LastStableOffset: hw, LogStartOffset: l.logStart.Load()}
-	if l.closed {
-		return res, ErrClosed
+	if maxBytes > maxReadBytes {
+		maxBytes = maxReadBytes
 	}
-	if offset < res.LogStartOffset || offset > l.leo.Load() {
-		return res, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, res.LogStartOffset, l.leo.Load())
-	}
-	if offset >= hw || (maxBytes <= 0 && !minOneBatch) {
-		return res, nil
-	}
-	for i := l.segmentIndexLocked(offset); i < len(l.segs); i++ {
+	after := int64(-1) // base of the last segment searched
+	for {
+		// Under the state lock: pick the segment and the readable range.
+		// The file is then read under the segment's io lock only, so that
+		// appends (which need the state lock briefly) do not wait for reads.
+		l.state.RLock()
+		hw := l.hw.Load()
+		res := ReadResult{HighWatermark: hw, LastStableOffset: hw, LogStartOffset: l.logStart.Load()}
+		if l.isClosed() {
+			l.state.RUnlock()
+			return res, ErrClosed
+		}
+		if offset < res.LogStartOffset || offset > l.leo.Load() {
+			leo := l.leo.Load()
+			l.state.RUnlock()
+			return res, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, res.LogStartOffset, leo)
+		}
+		if offset >= hw || (maxBytes <= 0 && !minOneBatch) {
+			l.state.RUnlock()
+			return res, nil
+		}
+		i := l.segmentIndexLocked(offset)
+		for i < len(l.segs) && l.segs[i].base <= after {
+			i++
+		}
+		if i == len(l.segs) {
+			l.state.RUnlock()
+			return res, nil
+		}
 		s := l.segs[i]
 		limit := l.readLimitLocked(s)
 		if limit <= 0 {
-			break
+			l.state.RUnlock()
+			return res, nil
 		}
-		pos, ok, err := s.find(offset, limit)
+		start := s.startPos(offset, limit)
+		s.io.RLock()
+		l.state.RUnlock()
+
+		pos, ok, err := s.findFrom(start, offset, limit)
+		var data []byte
+		if err == nil && ok {
+			data, err = s.readBatches(pos, limit, maxBytes, minOneBatch)
+		}
+		s.io.RUnlock()
 		if err != nil {
 			return res, l.readError(s, err)
 		}
-		if !ok {
-			continue
+		if ok {
+			res.Records = data
+			return res, nil
 		}
-		data, err := s.readBatches(pos, limit, maxBytes, minOneBatch)
-		if err != nil {
-			return res, l.readError(s, err)
-		}
-		res.Records = data
-		return res, nil
+		after = s.base // offset falls after this segment's last batch
 	}
-	return res, nil
 }
+
+// maxReadBytes caps one Read, whatever maxBytes asks (the first batch with
+// minOneBatch excepted).
+const maxReadBytes = 64 << 20
 
 func (l *Log) readError(s *segment, err error) error {
 	l.logger.Error("read failed", "file", s.log.Name(), "err", err)
@@ -692,15 +720,8 @@ func (l *Log) shutdown(clean bool) error {
 		l.flushMu.Lock()
 		errs = append(errs, l.retryTruncate())
 		s := l.active()
-		if te := s.finalTimeEntry(); te != nil {
-			if err := s.timeIndex.write(*te); err != nil {
-				errs = append(errs, err)
-			} else {
-				l.state.Lock()
-				s.timeIndex.entries = append(s.timeIndex.entries, *te)
-				l.state.Unlock()
-			}
-		}
+		s.addFinalTimeEntry(&l.state)
+		errs = append(errs, s.flushIndexes())
 		err := s.syncAll()
 		l.fsyncs.Add(1)
 		errs = append(errs, err)
@@ -737,7 +758,6 @@ func (l *Log) shutdown(clean bool) error {
 	defer l.flushMu.Unlock()
 
 	l.state.Lock()
-	l.closed = true
 	l.closedAt.Store(true)
 	for _, s := range l.segs {
 		errs = append(errs, s.close())

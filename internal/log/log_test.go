@@ -159,18 +159,33 @@ func TestSegmentRoll(t *testing.T) {
 	// Every segment's index is in offset order and usable.
 	l.state.RLock()
 	for _, s := range l.segs[:len(l.segs)-1] {
-		if len(s.index.entries) == 0 || s.index.sane(s.size, s.next-s.base) != nil {
-			t.Fatalf("segment %d index %v", s.base, s.index.entries)
+		if !s.index.released || s.index.len() == 0 || s.index.entries != nil {
+			t.Fatalf("segment %d index not released to the file", s.base)
 		}
+		ix, err := openOffsetIndex(segmentName(dir, s.base, indexSuffix))
+		if err != nil || ix.sane(s.size, s.next-s.base) != nil || len(ix.entries) != s.index.len() {
+			t.Fatalf("segment %d index file %v (%v)", s.base, ix.entries, err)
+		}
+		ix.f.Close()
 		if last, ok := s.timeIndex.last(); !ok || last.ts != s.maxTS {
 			t.Fatalf("segment %d time index %v, max %d", s.base, s.timeIndex.entries, s.maxTS)
 		}
 	}
 	l.state.RUnlock()
-	// Reopen and read again.
+	// Reopen and read again: in order, then every offset backwards (so
+	// that lookups go through the on-disk indexes, not the read hint).
 	l.Close()
 	l = openT(t, dir, cfg)
 	equalBatches(t, readAllBatches(t, l), want)
+	for off := l.LogEndOffset() - 1; off >= 0; off-- {
+		res, err := l.Read(off, 1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(res.Records, want[off/2]) {
+			t.Fatalf("Read(%d) returned the wrong batch", off)
+		}
+	}
 }
 
 func TestAppendValidation(t *testing.T) {

@@ -1,8 +1,6 @@
 package log
 
 import (
-	"fmt"
-
 	"github.com/chronik-streaming/chronik/internal/batch"
 )
 
@@ -16,7 +14,7 @@ import (
 func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found bool, err error) {
 	l.state.RLock()
 	defer l.state.RUnlock()
-	if l.closed {
+	if l.isClosed() {
 		return -1, -1, false, ErrClosed
 	}
 	for i := l.segmentIndexLocked(l.logStart.Load()); i < len(l.segs); i++ {
@@ -78,7 +76,15 @@ func (l *Log) recordAtOrAfter(s *segment, pos int64, h batch.Header, match func(
 	}
 	recs, err := batch.Records(b)
 	if err != nil {
-		return 0, 0, false, fmt.Errorf("%w: batch at offset %d in %s: %w", ErrCorruptMessage, h.BaseOffset, s.log.Name(), err)
+		// Appends do not decompress, so a producer can store records that
+		// do not decode. Answer with the batch itself rather than failing
+		// every lookup that reaches it.
+		l.logger.Warn("cannot decode batch records, using the batch header", "file", s.log.Name(), "offset", h.BaseOffset, "err", err)
+		off := max(h.BaseOffset, l.logStart.Load())
+		if match(off, h.MaxTimestamp) {
+			return off, h.MaxTimestamp, true, nil
+		}
+		return 0, 0, false, nil
 	}
 	start := l.logStart.Load()
 	for i := range recs {
@@ -99,7 +105,7 @@ func (l *Log) recordAtOrAfter(s *segment, pos int64, h batch.Header, match func(
 func (l *Log) MaxTimestamp() (offset int64, timestamp int64) {
 	l.state.RLock()
 	defer l.state.RUnlock()
-	if l.closed {
+	if l.isClosed() {
 		return -1, -1
 	}
 	var best *segment

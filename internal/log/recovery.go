@@ -137,7 +137,6 @@ func (l *Log) load() error {
 	l.leo.Store(leo)
 	l.size.Store(total)
 	l.logStart.Store(logStart)
-	l.logStartCkpt = logStartCkpt
 	if last.size > 0 {
 		if err := l.setRollBase(last, now); err != nil {
 			return err
@@ -160,6 +159,9 @@ func (l *Log) load() error {
 			}
 			l.fsyncs.Add(1)
 		}
+	}
+	for _, s := range l.segs[:len(l.segs)-1] {
+		s.releaseIndexes()
 	}
 	l.syncedOffset.Store(leo)
 	l.hwSeg, l.hwPos = last, last.size

@@ -108,8 +108,6 @@ func (l *Log) deleteOldest(n int) {
 	// between cannot resurrect a shorter log start.
 	if err := writeOffsetCheckpoint(l.dir, logStartFile, newStart, true); err != nil {
 		l.logger.Warn("cannot write log start checkpoint", "dir", l.dir, "err", err)
-	} else {
-		l.logStartCkpt = newStart
 	}
 	if epochChanged {
 		l.writeEpochCheckpoint(lines)

@@ -91,6 +91,10 @@ type segment struct {
 	rollBase time.Time // start of the segment's age for segment.ms
 
 	hint atomic.Pointer[posHint] // last read's end, for sequential readers
+
+	// io is read-locked by readers while they read the file without
+	// holding Log.state, and write-locked to close the files.
+	io sync.RWMutex
 }
 
 // openSegment opens (creating if asked) the three files of a segment. The
@@ -130,7 +134,10 @@ func openSegment(dir string, base int64, create bool) (*segment, error) {
 	}, nil
 }
 
+// close closes the files once no reader uses them.
 func (s *segment) close() error {
+	s.io.Lock()
+	defer s.io.Unlock()
 	return errors.Join(s.log.Close(), s.index.f.Close(), s.timeIndex.f.Close())
 }
 
@@ -205,31 +212,44 @@ func (s *segment) commit(p appendPlan) {
 	}
 }
 
-// writeBatch writes b at the end of the segment and the plan's index
-// entries. On failure it truncates every file back to its committed size
-// and returns the cause; undone reports whether that succeeded.
+// writeBatch writes b at the end of the segment. On failure it truncates
+// the file back to its committed size and returns the cause; undone reports
+// whether that truncation succeeded.
 func (s *segment) writeBatch(b []byte, p appendPlan) (err error, undone bool) {
 	n, err := s.log.WriteAt(b, p.pos)
 	if err == nil && n != len(b) {
 		err = io.ErrShortWrite
 	}
-	if err == nil && p.ie != nil {
-		err = s.index.write(*p.ie)
-	}
-	if err == nil && p.te != nil {
-		err = s.timeIndex.write(*p.te)
-	}
 	if err == nil {
 		return nil, true
 	}
-	uerr := s.log.Truncate(s.size)
-	if p.ie != nil {
-		uerr = errors.Join(uerr, s.index.undo())
+	return err, s.log.Truncate(s.size) == nil
+}
+
+// indexFlushEvery is how many index entries may wait in memory before they
+// are written to the index files.
+const indexFlushEvery = 64
+
+// releaseIndexes drops the in-memory index entries of a closed segment
+// whose index files are complete (Log.state write-locked).
+func (s *segment) releaseIndexes() {
+	s.index.release()
+	s.timeIndex.release()
+}
+
+// flushIndexes writes pending index entries to both files (Log.mu held).
+func (s *segment) flushIndexes() error {
+	return errors.Join(s.index.flush(), s.timeIndex.flush())
+}
+
+// addFinalTimeEntry appends, in memory, the time index entry holding the
+// segment's max timestamp if missing (Log.mu held, takes state's lock).
+func (s *segment) addFinalTimeEntry(state *sync.RWMutex) {
+	if te := s.finalTimeEntry(); te != nil {
+		state.Lock()
+		s.timeIndex.entries = append(s.timeIndex.entries, *te)
+		state.Unlock()
 	}
-	if p.te != nil {
-		uerr = errors.Join(uerr, s.timeIndex.undo())
-	}
-	return err, uerr == nil
 }
 
 // finalTimeEntry returns the time index entry that records the segment's
@@ -294,6 +314,13 @@ func (s *segment) walk(pos, limit int64, fn func(pos int64, h batch.Header) bool
 // find returns the position of the first batch below limit whose last
 // offset is >= target, using the sparse index and the last read's hint.
 func (s *segment) find(target, limit int64) (int64, bool, error) {
+	return s.findFrom(s.startPos(target, limit), target, limit)
+}
+
+// startPos returns a batch boundary at or before the batch holding target,
+// from the index and the last read's hint. The caller holds Log.state (the
+// index is in memory).
+func (s *segment) startPos(target, limit int64) int64 {
 	start := int64(0)
 	if rel := target - s.base; rel > 0 {
 		if rel > math.MaxUint32 {
@@ -304,6 +331,11 @@ func (s *segment) find(target, limit int64) (int64, bool, error) {
 	if h := s.hint.Load(); h != nil && h.offset <= target && h.pos > start && h.pos <= limit {
 		start = h.pos
 	}
+	return start
+}
+
+// findFrom scans headers from start (see find); it needs only the file.
+func (s *segment) findFrom(start, target, limit int64) (int64, bool, error) {
 	found := false
 	pos, err := s.walk(start, limit, func(_ int64, h batch.Header) bool {
 		found = h.LastOffset() >= target

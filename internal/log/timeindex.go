@@ -33,8 +33,11 @@ type timeEntry struct {
 }
 
 type timeIndex struct {
-	f       file
-	entries []timeEntry // guarded by Log.state
+	f        file
+	entries  []timeEntry // resident entries; guarded by Log.state, appended with Log.mu held
+	written  int         // entries already in the file (Log.mu)
+	released bool        // entries live only in the file (closed segment)
+	onDisk   int
 }
 
 func openTimeIndex(path string) (*timeIndex, error) {
@@ -57,6 +60,7 @@ func openTimeIndex(path string) (*timeIndex, error) {
 	if len(data)%timeEntrySize != 0 {
 		ti.entries = append(ti.entries, timeEntry{ts: -1 << 63, rel: ^uint32(0)}) // forces a failed sanity check
 	}
+	ti.written = len(ti.entries)
 	return ti, nil
 }
 
@@ -77,18 +81,51 @@ func (ti *timeIndex) sane(relEnd int64) error {
 // lookupBefore returns the relative offset of the last entry whose
 // timestamp is < ts.
 func (ti *timeIndex) lookupBefore(ts int64) (uint32, bool) {
-	i := sort.Search(len(ti.entries), func(i int) bool { return ti.entries[i].ts >= ts })
+	i := sort.Search(ti.len(), func(i int) bool {
+		e, ok := ti.at(i)
+		return !ok || e.ts >= ts
+	})
 	if i == 0 {
 		return 0, false
 	}
-	return ti.entries[i-1].rel, true
+	e, ok := ti.at(i - 1)
+	return e.rel, ok
+}
+
+func (ti *timeIndex) len() int {
+	if ti.released {
+		return ti.onDisk
+	}
+	return len(ti.entries)
+}
+
+// at returns entry i from memory or from the file; false on a read error.
+func (ti *timeIndex) at(i int) (timeEntry, bool) {
+	if !ti.released {
+		return ti.entries[i], true
+	}
+	var b [timeEntrySize]byte
+	if _, err := ti.f.ReadAt(b[:], int64(i)*timeEntrySize); err != nil {
+		return timeEntry{}, false
+	}
+	return timeEntry{ts: int64(binary.BigEndian.Uint64(b[:])), rel: binary.BigEndian.Uint32(b[8:])}, true
 }
 
 func (ti *timeIndex) last() (timeEntry, bool) {
-	if len(ti.entries) == 0 {
+	n := ti.len()
+	if n == 0 {
 		return timeEntry{}, false
 	}
-	return ti.entries[len(ti.entries)-1], true
+	return ti.at(n - 1)
+}
+
+// release drops the in-memory entries of a closed segment (see
+// offsetIndex.release).
+func (ti *timeIndex) release() {
+	if ti.released || ti.written != len(ti.entries) {
+		return
+	}
+	ti.onDisk, ti.entries, ti.released = len(ti.entries), nil, true
 }
 
 // wants reports whether an entry with timestamp ts would be appended.
@@ -97,18 +134,21 @@ func (ti *timeIndex) wants(ts int64) bool {
 	return ts >= 0 && (!ok || ts > last.ts)
 }
 
-// write writes e to the file after the committed entries; the caller adds
-// it in memory under the state lock.
-func (ti *timeIndex) write(e timeEntry) error {
-	var b [timeEntrySize]byte
-	binary.BigEndian.PutUint64(b[:], uint64(e.ts))
-	binary.BigEndian.PutUint32(b[8:], e.rel)
-	_, err := ti.f.WriteAt(b[:], int64(len(ti.entries))*timeEntrySize)
-	return err
-}
-
-func (ti *timeIndex) undo() error {
-	return ti.f.Truncate(int64(len(ti.entries)) * timeEntrySize)
+// flush writes the entries not yet in the file (see offsetIndex.flush).
+func (ti *timeIndex) flush() error {
+	if ti.written >= len(ti.entries) {
+		return nil
+	}
+	b := make([]byte, 0, (len(ti.entries)-ti.written)*timeEntrySize)
+	for _, e := range ti.entries[ti.written:] {
+		b = binary.BigEndian.AppendUint64(b, uint64(e.ts))
+		b = binary.BigEndian.AppendUint32(b, e.rel)
+	}
+	if _, err := ti.f.WriteAt(b, int64(ti.written)*timeEntrySize); err != nil {
+		return err
+	}
+	ti.written = len(ti.entries)
+	return nil
 }
 
 func (ti *timeIndex) rewrite(entries []timeEntry) error {
@@ -125,6 +165,6 @@ func (ti *timeIndex) rewrite(entries []timeEntry) error {
 			return err
 		}
 	}
-	ti.entries = entries
+	ti.entries, ti.written = entries, len(entries)
 	return nil
 }

@@ -148,8 +148,9 @@ func (s *Server) Close() error {
 
 // pending is a processed request waiting for its Reply to be written.
 type pending struct {
-	hdr   RequestHeader
-	reply Reply
+	hdr     RequestHeader
+	version int16 // of the response: the request's, except v0 for an unsupported ApiVersions
+	reply   Reply
 }
 
 func (s *Server) serveConn(c net.Conn) {
@@ -224,7 +225,7 @@ func (s *Server) process(ctx context.Context, c net.Conn, frame []byte, log *slo
 		if hdr.APIKey == int16(kmsg.ApiVersions) {
 			// KIP-511: answer in the v0 format with our range, so the
 			// client retries with a version we know.
-			return pending{hdr: hdr, reply: Respond(&kmsg.ApiVersionsResponse{
+			return pending{hdr: hdr, version: 0, reply: Respond(&kmsg.ApiVersionsResponse{
 				Version:   0,
 				ErrorCode: kerr.UnsupportedVersion.Code,
 				ApiKeys:   []kmsg.ApiVersionsResponseApiKey{{ApiKey: hdr.APIKey, MinVersion: min, MaxVersion: max}},
@@ -244,7 +245,7 @@ func (s *Server) process(ctx context.Context, c net.Conn, frame []byte, log *slo
 	if err != nil {
 		return pending{}, err
 	}
-	return pending{hdr: hdr, reply: reply}, nil
+	return pending{hdr: hdr, version: hdr.APIVersion, reply: reply}, nil
 }
 
 func (s *Server) writeLoop(c net.Conn, queue <-chan pending, cancel context.CancelFunc, log *slog.Logger) {
@@ -259,7 +260,7 @@ func (s *Server) writeLoop(c net.Conn, queue <-chan pending, cancel context.Canc
 		if resp == nil {
 			continue
 		}
-		resp.SetVersion(p.hdr.APIVersion)
+		resp.SetVersion(p.version)
 		buf = appendResponse(buf[:0], p.hdr, resp)
 		if _, err := w.Write(buf); err == nil && len(queue) == 0 {
 			err = w.Flush()

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chronik-streaming/chronik/internal/config"
@@ -44,6 +45,30 @@ type Topic struct {
 	CreatedAt  time.Time
 	configs    map[string]string // explicitly set configs
 	partitions []*Partition
+	// codec is the compression.type as a batch codec, or -1 for "producer"
+	// (store batches as sent); read on every produce, so resolved once.
+	codec atomic.Int32
+}
+
+// StorageCodec returns the codec batches must be stored with, or -1 when
+// they are stored as the producer sent them.
+func (t *Topic) StorageCodec() int8 { return int8(t.codec.Load()) }
+
+func (t *Topic) resolveCodec(explicit map[string]string) {
+	codec := int32(-1)
+	switch explicit["compression.type"] {
+	case "uncompressed":
+		codec = 0
+	case "gzip":
+		codec = 1
+	case "snappy":
+		codec = 2
+	case "lz4":
+		codec = 3
+	case "zstd":
+		codec = 4
+	}
+	t.codec.Store(codec)
 }
 
 // Partition is one partition of a topic.
@@ -81,6 +106,7 @@ func Open(dataDir string, broker *config.Config, store meta.Store, logger *slog.
 		if t.configs == nil {
 			t.configs = map[string]string{}
 		}
+		t.resolveCodec(t.configs)
 		for i := int32(0); i < rec.Partitions; i++ {
 			p, err := m.openPartition(t, i)
 			if err != nil {
@@ -191,6 +217,7 @@ func (m *Manager) Create(spec CreateSpec) (*Topic, error) {
 		return nil, fmt.Errorf("%w: %q collides with existing topic %q ('.' and '_' are the same in metric names)", ErrInvalidTopic, spec.Name, c)
 	}
 	t := &Topic{Name: spec.Name, CreatedAt: time.Now().UTC(), configs: configs}
+	t.resolveCodec(configs)
 	for {
 		_, _ = rand.Read(t.ID[:])
 		// Kafka reserves the zero UUID and the "metadata" UUID (1).
