@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,6 +40,7 @@ type Broker struct {
 
 	kafkaLn, httpLn net.Listener
 	ready           atomic.Bool
+	storageErr      atomic.Pointer[string] // the last append failure, until appends work again
 	stop            chan struct{}
 	wg              sync.WaitGroup
 }
@@ -99,6 +99,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 	host, port := advertised(cfg, b.kafkaLn.Addr())
 	handler := kafka.New(kafka.Broker{NodeID: cfg.Server.NodeID, Host: host, Port: port, ClusterID: b.store.ClusterID()},
 		cfg, b.topics, txn.NewProducerIDs(b.store), logger)
+	handler.SetStorageObserver(b)
 	b.kafka = server.New(handler, cfg.Server.MaxRequestBytes, logger)
 	b.http = &http.Server{Handler: admin.Handler(b.readiness), ReadHeaderTimeout: 10 * time.Second}
 
@@ -148,23 +149,59 @@ func (b *Broker) maintain() {
 	}
 }
 
-// readiness is /ready: serving, and the data directory takes writes.
+// StorageFailed implements kafka.StorageObserver.
+func (b *Broker) StorageFailed(err error) {
+	msg := err.Error()
+	b.storageErr.Store(&msg)
+}
+
+// StorageRecovered implements kafka.StorageObserver; it is on the produce
+// path, so it only writes when there is something to clear.
+func (b *Broker) StorageRecovered() {
+	if b.storageErr.Load() != nil {
+		b.storageErr.Store(nil)
+	}
+}
+
+// readiness is /ready: serving, and the data directory takes writes. The
+// probe writes a filesystem block with fsync; after an append failed for
+// storage, it must fit a whole max-size batch before the broker is ready.
 func (b *Broker) readiness() (bool, string) {
 	if !b.ready.Load() {
 		return false, "starting or stopping"
 	}
-	probe := filepath.Join(b.cfg.Server.DataDir, ".ready-probe")
-	f, err := os.OpenFile(probe, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err == nil {
-		_, err = f.Write([]byte("ok"))
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+	size := 4096
+	failed := b.storageErr.Load()
+	if failed != nil {
+		size = int(b.cfg.Storage.MessageMaxBytes)
 	}
-	if err != nil {
-		return false, "data directory is not writable: " + err.Error()
+	if err := probeWrite(b.cfg.Server.DataDir, size); err != nil {
+		reason := "data directory is not writable: " + err.Error()
+		if failed != nil {
+			reason = "appends are failing (" + *failed + "); " + reason
+		}
+		return false, reason
+	}
+	if failed != nil {
+		b.storageErr.CompareAndSwap(failed, nil)
 	}
 	return true, ""
+}
+
+func probeWrite(dir string, size int) error {
+	f, err := os.CreateTemp(dir, ".ready-probe-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, size))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Close stops serving and closes the logs cleanly (checkpointed, so the

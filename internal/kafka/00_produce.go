@@ -94,6 +94,9 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 				fail(errorCode(err), err)
 				continue
 			}
+			if h.storage != nil {
+				h.storage.StorageRecovered()
+			}
 			sp.BaseOffset = res.BaseOffset
 			sp.LogAppendTime = res.LogAppendTime
 			sp.LogStartOffset = res.LogStartOffset
@@ -173,6 +176,9 @@ func (h *Handler) resolveTopic(byID bool, name string, id [16]byte) (string, err
 func (h *Handler) logAppendError(topic string, partition int32, err error) {
 	if errorCode(err) == kerr.KafkaStorageError.Code {
 		h.logger.Error("append failed", "topic", topic, "partition", partition, "err", err)
+		if h.storage != nil {
+			h.storage.StorageFailed(err)
+		}
 		return
 	}
 	h.logger.Debug("append refused", "topic", topic, "partition", partition, "err", err)

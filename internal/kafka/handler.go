@@ -32,7 +32,18 @@ type Handler struct {
 	topics      *topics.Manager
 	producerIDs *txn.ProducerIDs
 	logger      *slog.Logger
+	storage     StorageObserver
 }
+
+// StorageObserver learns when appends fail for lack of storage and when
+// they work again (the broker's /ready reports it).
+type StorageObserver interface {
+	StorageFailed(err error)
+	StorageRecovered()
+}
+
+// SetStorageObserver sets who hears of storage failures.
+func (h *Handler) SetStorageObserver(o StorageObserver) { h.storage = o }
 
 // New returns a Handler.
 func New(b Broker, cfg *config.Config, tm *topics.Manager, pids *txn.ProducerIDs, logger *slog.Logger) *Handler {
