@@ -283,3 +283,42 @@ func roundTrip(t *testing.T, addr string, req kmsg.Request) kmsg.Response {
 	}
 	return resp
 }
+
+// TestAcksZero: a good acks=0 produce gets no answer (the next request's
+// answer comes first); a failing one closes the connection, as in Kafka.
+func TestAcksZero(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	createTopic(t, tb.admin(), "fire", 1, nil)
+	c, err := net.Dial("tcp", tb.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	produce := func(topic string, corr int32) {
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis = 7, 0, 1000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = topic
+		rt.Partitions = []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: batchtest.Build(batchtest.Options{N: 1, ValueSize: 4})}}
+		req.Topics = append(req.Topics, rt)
+		c.Write(rawRequest(req, corr))
+	}
+	produce("fire", 1)
+	meta := kmsg.NewPtrMetadataRequest()
+	meta.Version = 1
+	c.Write(rawRequest(meta, 2))
+	if corr := int32(binary.BigEndian.Uint32(readFrame(t, c))); corr != 2 {
+		t.Fatalf("first answer has correlation id %d, want 2 (acks=0 gets none)", corr)
+	}
+	produce("no-such-topic", 3)
+	expectClosed(t, c)
+	// Nobody waits for an acks=0 append's fsync; it becomes visible when
+	// the background flush runs.
+	deadline := time.Now().Add(5 * time.Second)
+	for endOffsets(t, tb.client(), "fire")[0] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("acks=0 record never became visible")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
