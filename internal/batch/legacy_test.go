@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -656,4 +660,152 @@ func FuzzConvertLegacy(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConvertLegacyRealClients converts message sets captured from real
+// clients' Produce requests (kept as seeds of FuzzConvertLegacy): kcat
+// (librdkafka 2.0.2), kafka-python 2.0.2 and sarama 1.61, each with message
+// format 0 and 1 and every codec it supports there. The kcat magic 0 LZ4
+// frames carry the broken header checksum of the old Kafka framing.
+func TestConvertLegacyRealClients(t *testing.T) {
+	dir := filepath.Join("testdata", "fuzz", "FuzzConvertLegacy")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("x"), 300)
+	type want struct {
+		keys, values [][]byte
+		ts           []int64 // magic 1; nil: client clock
+	}
+	sent := []int64{1700000000001, 1700000000005, 1700000000003, 1700000000002}
+	clients := map[string]want{
+		// kcat -K: reading "k1:v1", ":v2", "k3:", "k4:x...".
+		"kcat":   {keys: [][]byte{[]byte("k1"), {}, []byte("k3"), []byte("k4")}, values: [][]byte{[]byte("v1"), []byte("v2"), {}, big}},
+		"kcat-Z": {keys: [][]byte{[]byte("k1"), nil, []byte("k3"), []byte("k4")}, values: [][]byte{[]byte("v1"), []byte("v2"), nil, big}},
+		"kpy":    {keys: [][]byte{nil, {}, []byte("k3"), []byte("k4")}, values: [][]byte{[]byte("v1"), {}, nil, big}, ts: sent},
+		"sarama": {keys: [][]byte{nil, {}, []byte("k3"), []byte("k4")}, values: [][]byte{[]byte("v1"), {}, nil, make([]byte, 300)}, ts: sent},
+	}
+	codecs := map[string]int8{"none": compress.None, "gzip": compress.Gzip, "snappy": compress.Snappy, "lz4": compress.LZ4}
+	seen := 0
+	for _, e := range ents {
+		// Names: client-m<magic>-<codec>[-Z]-produce-v<version>.
+		parts := strings.Split(e.Name(), "-")
+		w, ok := clients[parts[0]]
+		if !ok || len(parts) < 5 {
+			continue
+		}
+		if parts[3] == "Z" {
+			w = clients[parts[0]+"-Z"]
+		}
+		magic := int8(parts[1][1] - '0')
+		codec := codecs[parts[2]]
+		t.Run(e.Name(), func(t *testing.T) {
+			in := readSeed(t, filepath.Join(dir, e.Name()))
+			top, err := parseLegacySet(in, "seed")
+			if err != nil || len(top) == 0 || top[0].magic != magic || top[0].codec() != codec {
+				t.Fatalf("seed is not a magic %d %s set: %v", magic, parts[2], err)
+			}
+			if parts[0] == "kcat" && magic == 0 && codec == compress.LZ4 {
+				if _, err := compress.Decode(codec, top[0].value); err == nil {
+					t.Fatal("expected librdkafka's broken LZ4 header checksum")
+				}
+			}
+			out, err := ConvertLegacy(in, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs := make([]lmsg, len(w.keys))
+			for i := range msgs {
+				msgs[i] = lmsg{Key: w.keys[i], Value: w.values[i], TS: NoTimestamp}
+				if magic == 1 {
+					msgs[i].TS = sent[i]
+				}
+			}
+			if magic == 1 && w.ts == nil {
+				// librdkafka stamps its own clock: take the converted
+				// timestamps after checking they are plausible.
+				recs, err := Records(out)
+				if err != nil || len(recs) != len(msgs) {
+					t.Fatalf("records: %d, %v", len(recs), err)
+				}
+				h, _ := ParseHeader(out)
+				for i := range msgs {
+					msgs[i].TS = h.Timestamp(&recs[i])
+					if msgs[i].TS < 1_600_000_000_000 {
+						t.Fatalf("record %d: implausible timestamp %d", i, msgs[i].TS)
+					}
+				}
+			}
+			checkConverted(t, out, msgs, codec, false, testNow)
+			if codec == compress.Snappy {
+				t.Logf("snappy framing xerial: %v", compress.IsXerial(top[0].value))
+			}
+		})
+		seen++
+	}
+	if seen < 20 {
+		t.Fatalf("only %d client seeds found", seen)
+	}
+}
+
+// readSeed reads the []byte value of a one-[]byte-one-bool fuzz corpus file.
+func readSeed(t *testing.T, path string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(raw), "\n")
+	if len(lines) < 3 || lines[0] != "go test fuzz v1" || !strings.HasPrefix(lines[1], "[]byte(") || !strings.HasSuffix(lines[1], ")") {
+		t.Fatalf("%s: not a fuzz corpus file", path)
+	}
+	s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return []byte(s)
+}
+
+// parseLegacySet collects the messages of a legacy message set.
+func parseLegacySet(b []byte, what string) ([]legacyMessage, error) {
+	var msgs []legacyMessage
+	_, err := walkLegacySet(b, what, true, func(_ int, m *legacyMessage) error {
+		msgs = append(msgs, *m)
+		return nil
+	})
+	return msgs, err
+}
+
+// TestConvertLegacyManySmallMessages checks that memory stays proportional
+// to the bytes involved, not to a per-message structure, and that many
+// messages convert in linear time.
+func TestConvertLegacyManySmallMessages(t *testing.T) {
+	const n = 200_000
+	one := appendLegacy(nil, lmsg{Magic: 0, Value: []byte{}}) // 26 bytes, minimal
+	set := bytes.Repeat(one, n)
+	wrapped := wrap(t, wrapOpts{magic: 0, codec: compress.Gzip}, set)
+	for _, c := range []struct {
+		name  string
+		in    []byte
+		bytes int // bytes the conversion is entitled to handle
+	}{{"plain", set, len(set)}, {"gzip", wrapped, len(set)}} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		out, err := ConvertLegacy(c.in, testNow)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := Validate(out)
+		if err != nil || h.NumRecords != n {
+			t.Fatalf("%s: %+v %v", c.name, h, err)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(4*c.bytes) {
+			t.Fatalf("%s: allocated %d bytes converting %d bytes of messages", c.name, alloc, c.bytes)
+		} else {
+			t.Logf("%s: allocated %d bytes for %d bytes of messages", c.name, alloc, c.bytes)
+		}
+	}
 }
