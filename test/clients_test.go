@@ -233,6 +233,9 @@ func runScript(t *testing.T, timeout time.Duration, interpreter, script, addr st
 	start := time.Now()
 	runErr := cmd.Run()
 	t.Logf("%s ran in %v", filepath.Base(script), time.Since(start).Round(time.Millisecond))
+	if os.Getenv("CHRONIK_CLIENTS_LOG") != "" {
+		t.Logf("%s stderr:\n%s", filepath.Base(script), stderr.String())
+	}
 	ev := &scriptEvents{t: t}
 	dec := json.NewDecoder(bytes.NewReader(stdout.Bytes()))
 	for {
@@ -277,8 +280,8 @@ func mapStrings(l map[string]json.RawMessage) map[string]string {
 	return out
 }
 
-// all decodes every event named name (matching field "topic" too, if topic
-// is not empty) into a new value from mk.
+// all returns every event named name (whose field "topic" is topic, if
+// topic is not empty).
 func (e *scriptEvents) all(name, topic string) []map[string]json.RawMessage {
 	var out []map[string]json.RawMessage
 	for _, l := range e.lines {
@@ -439,7 +442,11 @@ func TestClientsConfluentKafkaPython(t *testing.T) {
 		t.Errorf("delete_topics of a deleted topic: %s, want UNKNOWN_TOPIC_OR_PART", del.Again)
 	}
 
-	// What librdkafka stored, read by another client.
+	// What librdkafka stored, read by another client. librdkafka up to 2.11
+	// compresses gzip, snappy and lz4 only if the broker's Produce range
+	// includes v0 (rd_kafka_msgset_writer_select_MsgVersion; librdkafka
+	// issue 4956, KAFKA-18659), and silently sends them uncompressed
+	// otherwise, which the codec check here catches.
 	for _, codec := range codecs {
 		topic := prefix + "-" + codec
 		checkRecords(t, "franz-go", topic, readBack(t, tb.addr, topic, len(msgs), codec), msgs, true)
@@ -466,7 +473,200 @@ func readBack(t *testing.T, addr, topic string, n int, codec string) []clientRec
 		}
 	}
 	if len(bad) > 0 {
-		t.Fatalf("%s: records stored with another codec than %s (%d), as offset:codec: %v", topic, codec, want, bad)
+		t.Errorf("%s: records stored with another codec than %s (%d), as offset:codec: %v", topic, codec, want, bad)
 	}
 	return kgoRecords(rs)
+}
+
+// TestClientsKafkaPython drives the broker with kafka-python (Debian's
+// 2.0.2), which probes the broker version itself: KafkaProducer with each
+// codec whose Python library is installed, a group-less KafkaConsumer
+// (assign, seek_to_beginning), end/beginning offsets and offsets by time.
+func TestClientsKafkaPython(t *testing.T) {
+	py := pythonWith(t, "kafka")
+	tb := startBroker(t, "", nil)
+	codecs := []string{"gzip", "snappy", "lz4", "zstd"}
+	topics := map[string]string{}
+	for _, c := range codecs {
+		topics[c] = "kpy-" + c
+		createTopic(t, tb.admin(), topics[c], 1, nil)
+	}
+	// KafkaProducer.send asserts every header value is bytes: no nulls.
+	msgs := clientMessages(t, "kafka-python", 30, msgOpts{noNullHeaderValues: true})
+	ev := runScript(t, 90*time.Second, py, scriptPath(t, "python/kafka_python_client.py"), tb.addr, map[string]any{
+		"topics": topics, "messages": msgs,
+		// kafka-python 2.0.2's consumer always sends Fetch v4 and Kafka
+		// answers UNSUPPORTED_COMPRESSION_TYPE (76) for zstd batches below
+		// Fetch v10 (KIP-110; dpkp/kafka-python#2187), as Chronik does:
+		// its zstd records are checked with franz-go only.
+		"consume_codecs": []string{"gzip", "snappy", "lz4"},
+	})
+
+	var versions struct {
+		Client string
+		Codecs []string
+	}
+	ev.get("versions", "", &versions)
+	t.Logf("kafka-python %s, codecs usable: %v", versions.Client, versions.Codecs)
+	if os.Getenv("CHRONIK_REQUIRE_CLIENTS") != "" && len(versions.Codecs) != len(codecs) {
+		t.Errorf("kafka-python can use only %v; CI installs python3-snappy, python3-lz4 and python3-zstandard", versions.Codecs)
+	}
+	for _, l := range ev.all("api_version", "") {
+		var v struct {
+			Role, Codec string
+			Version     []int
+		}
+		b, _ := json.Marshal(l)
+		_ = json.Unmarshal(b, &v)
+		t.Logf("kafka-python %s %s detected broker version %v", v.Role, v.Codec, v.Version)
+		// Below 0.11 kafka-python writes the old message format (no
+		// headers), below 2.1 it refuses zstd.
+		if len(v.Version) < 2 || v.Version[0]*100+v.Version[1] < 201 {
+			t.Errorf("kafka-python %s detected broker version %v, want at least 2.1", v.Role, v.Version)
+		}
+	}
+
+	for _, codec := range versions.Codecs {
+		topic := topics[codec]
+		var p struct{ Offsets []int64 }
+		ev.get("produced", topic, &p)
+		wantOffsets(t, "produce "+topic, p.Offsets, len(msgs))
+		if codec != "zstd" {
+			var c struct{ Records []clientRecord }
+			ev.get("consumed", topic, &c)
+			checkRecords(t, "kafka-python consumer", topic, c.Records, msgs, true)
+			var o struct{ Beginning, End int64 }
+			ev.get("offsets", topic, &o)
+			if o.Beginning != 0 || o.End != int64(len(msgs)) {
+				t.Errorf("%s: beginning_offsets %d end_offsets %d, want 0 and %d", topic, o.Beginning, o.End, len(msgs))
+			}
+		}
+		checkRecords(t, "franz-go", topic, readBack(t, tb.addr, topic, len(msgs), codec), msgs, true)
+	}
+	var oft struct {
+		Topic      string
+		Timestamps []int64
+		Found      [][]int64
+	}
+	ev.get("offsets_for_times", "", &oft)
+	mid := len(msgs) / 2
+	want := fmt.Sprint([][]int64{{0, msgs[0].Timestamp}, {int64(mid), msgs[mid].Timestamp}, nil})
+	if got := fmt.Sprint(oft.Found); got != want {
+		t.Errorf("offsets_for_times(%s, %v) = %s, want %s", oft.Topic, oft.Timestamps, got, want)
+	}
+}
+
+// TestClientsKafkaJS drives the broker with KafkaJS 2.2.4 (npm ci --prefix
+// test/clients/node): admin createTopics, listTopics, fetchTopicMetadata,
+// describeCluster, fetchTopicOffsets(ByTimestamp), deleteTopics, and an
+// idempotent acks=-1 producer with no compression and gzip (the codecs
+// KafkaJS ships); the records are read back with franz-go.
+func TestClientsKafkaJS(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		requireClient(t, "node not installed")
+	}
+	if _, err := os.Stat(scriptPath(t, "node/node_modules/kafkajs/package.json")); err != nil {
+		requireClient(t, "kafkajs not installed: run npm ci --prefix test/clients/node")
+	}
+	tb := startBroker(t, "", nil)
+	prefix := "kjs"
+	codecs := []string{"none", "gzip"}
+	// KafkaJS headers are an object: one value per key, never null.
+	msgs := clientMessages(t, "kafkajs", 30, msgOpts{noNullHeaderValues: true, noDuplicateHeaders: true})
+	ev := runScript(t, 90*time.Second, node, scriptPath(t, "node/kafkajs_client.js"), tb.addr, map[string]any{
+		"prefix": prefix, "codecs": codecs, "messages": msgs,
+	})
+	var versions struct{ Client, Node string }
+	ev.get("versions", "", &versions)
+	t.Logf("kafkajs %s on node %s", versions.Client, versions.Node)
+
+	var created, again struct{ Result bool }
+	ev.get("created", "", &created)
+	ev.get("create_again", "", &again)
+	if !created.Result || again.Result {
+		t.Errorf("createTopics = %v, again = %v; want true, then false (TOPIC_ALREADY_EXISTS)", created.Result, again.Result)
+	}
+	var listed struct{ Topics []string }
+	ev.get("list_topics", "", &listed)
+	if got := fmt.Sprint(listed.Topics); got != "[kjs-admin kjs-gzip kjs-none]" {
+		t.Errorf("listTopics = %s", got)
+	}
+	var md struct {
+		Topics []struct {
+			Name       string
+			Partitions []struct {
+				ID, Leader, Error int32
+				Replicas, Isr     []int32
+			}
+		}
+	}
+	ev.get("metadata", "", &md)
+	if len(md.Topics) != 3 {
+		t.Errorf("fetchTopicMetadata: %d topics, want 3", len(md.Topics))
+	}
+	for _, tm := range md.Topics {
+		want := 1
+		if tm.Name == prefix+"-admin" {
+			want = 3
+		}
+		if len(tm.Partitions) != want {
+			t.Errorf("fetchTopicMetadata %s: %d partitions, want %d", tm.Name, len(tm.Partitions), want)
+		}
+		for i, p := range tm.Partitions {
+			if p.ID != int32(i) || p.Leader != 1 || p.Error != 0 || fmt.Sprint(p.Replicas) != "[1]" || fmt.Sprint(p.Isr) != "[1]" {
+				t.Errorf("fetchTopicMetadata %s partition %+v", tm.Name, p)
+			}
+		}
+	}
+	var cl struct {
+		ClusterID  string
+		Controller int32
+		Brokers    []struct {
+			NodeID int32
+			Host   string
+			Port   int
+		}
+	}
+	ev.get("cluster", "", &cl)
+	if cl.ClusterID == "" || cl.Controller != 1 || len(cl.Brokers) != 1 || fmt.Sprintf("%s:%d", cl.Brokers[0].Host, cl.Brokers[0].Port) != tb.addr {
+		t.Errorf("describeCluster = %+v", cl)
+	}
+
+	half := len(msgs) / 2
+	for _, codec := range codecs {
+		topic := prefix + "-" + codec
+		var p struct {
+			Results []struct {
+				Partition, ErrorCode int32
+				BaseOffset           int64
+				LogStartOffset       *int64
+			}
+		}
+		ev.get("produced", topic, &p)
+		if len(p.Results) != 2 || p.Results[0].BaseOffset != 0 || p.Results[1].BaseOffset != int64(half) ||
+			p.Results[0].ErrorCode != 0 || p.Results[1].ErrorCode != 0 {
+			t.Errorf("%s: send results %+v, want base offsets 0 and %d", topic, p.Results, half)
+		}
+		var o struct {
+			Offsets []struct{ Partition, Low, High, Offset int64 }
+		}
+		ev.get("offsets", topic, &o)
+		if len(o.Offsets) != 1 || o.Offsets[0].Low != 0 || o.Offsets[0].High != int64(len(msgs)) || o.Offsets[0].Offset != int64(len(msgs)) {
+			t.Errorf("%s: fetchTopicOffsets = %+v, want low 0, high %d", topic, o.Offsets, len(msgs))
+		}
+		var bt struct{ Offsets [][]int64 }
+		ev.get("offsets_by_time", topic, &bt)
+		// Past the last record Kafka answers -1, which KafkaJS maps to the
+		// high watermark.
+		if got, want := fmt.Sprint(bt.Offsets), fmt.Sprintf("[[0] [%d] [%d]]", half, len(msgs)); got != want {
+			t.Errorf("%s: fetchTopicOffsetsByTimestamp = %s, want %s", topic, got, want)
+		}
+		checkRecords(t, "franz-go", topic, readBack(t, tb.addr, topic, len(msgs), codec), msgs, true)
+	}
+	var del struct{ Again string }
+	ev.get("deleted", prefix+"-admin", &del)
+	if del.Again != "UNKNOWN_TOPIC_OR_PARTITION" {
+		t.Errorf("deleteTopics of a deleted topic: %s, want UNKNOWN_TOPIC_OR_PARTITION", del.Again)
+	}
 }

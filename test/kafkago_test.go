@@ -30,14 +30,14 @@ func TestKafkaGo(t *testing.T) {
 		{"lz4", kafka.Lz4.Codec()},
 		{"zstd", kafka.Zstd.Codec()},
 	} {
-		t.Run("conn-"+c.name, func(t *testing.T) { testKafkaGoConn(t, tb, "kafkago-conn-"+c.name, c.codec) })
+		t.Run("conn-"+c.name, func(t *testing.T) { testKafkaGoConn(t, tb, "kafkago-conn-"+c.name, c.name, c.codec) })
 	}
 	for _, c := range []kafka.Compression{0, kafka.Gzip, kafka.Snappy, kafka.Lz4, kafka.Zstd} {
 		name := "none"
 		if c != 0 {
 			name = c.String()
 		}
-		t.Run("writer-"+name, func(t *testing.T) { testKafkaGoWriterReader(t, tb, "kafkago-writer-"+name, c) })
+		t.Run("writer-"+name, func(t *testing.T) { testKafkaGoWriterReader(t, tb, "kafkago-writer-"+name, name, c) })
 	}
 }
 
@@ -128,7 +128,7 @@ func testKafkaGoAdmin(t *testing.T, tb *testBroker) {
 	}
 }
 
-func testKafkaGoConn(t *testing.T, tb *testBroker, topic string, codec kafka.CompressionCodec) {
+func testKafkaGoConn(t *testing.T, tb *testBroker, topic, codecName string, codec kafka.CompressionCodec) {
 	cc := dialController(t, tb.addr)
 	if err := cc.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}); err != nil {
 		t.Fatalf("CreateTopics: %v", err)
@@ -196,10 +196,10 @@ func testKafkaGoConn(t *testing.T, tb *testBroker, topic string, codec kafka.Com
 	// kafka-go's reader returns an empty header value as nil; the franz-go
 	// read tells null from empty.
 	checkRecords(t, "kafka-go ReadBatch", topic, got, msgs, false)
-	checkRecords(t, "franz-go", topic, kgoRecords(consumeAll(t, tb.addr, topic, len(msgs))), msgs, true)
+	checkRecords(t, "franz-go", topic, readBack(t, tb.addr, topic, len(msgs), codecName), msgs, true)
 }
 
-func testKafkaGoWriterReader(t *testing.T, tb *testBroker, topic string, codec kafka.Compression) {
+func testKafkaGoWriterReader(t *testing.T, tb *testBroker, topic, codecName string, codec kafka.Compression) {
 	createTopic(t, tb.admin(), topic, 1, nil)
 	msgs := clientMessages(t, topic, 30)
 	// A transport of its own: the shared default one caches metadata for
@@ -254,7 +254,7 @@ func testKafkaGoWriterReader(t *testing.T, tb *testBroker, topic string, codec k
 		got = append(got, fromKafkaGo(m))
 	}
 	checkRecords(t, "kafka-go Reader", topic, got, msgs, false)
-	checkRecords(t, "franz-go", topic, kgoRecords(consumeAll(t, tb.addr, topic, len(msgs))), msgs, true)
+	checkRecords(t, "franz-go", topic, readBack(t, tb.addr, topic, len(msgs), codecName), msgs, true)
 	if lag, err := r.ReadLag(ctx); err != nil || lag != 0 {
 		t.Fatalf("ReadLag = %d, %v; want 0", lag, err)
 	}

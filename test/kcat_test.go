@@ -6,6 +6,11 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chronik-streaming/chronik/internal/batch"
+	"github.com/chronik-streaming/chronik/internal/compress"
 )
 
 // kcatPath finds kcat; CI installs it (Debian's, librdkafka 2.0.2) and sets
@@ -59,6 +64,12 @@ func TestKcat(t *testing.T) {
 			}
 			runKcat(t, in.String(), "-b", tb.addr, "-P", "-t", topic, "-K:", "-z", codec, "-H", "h1=v1", "-H", "h2=",
 				"-X", "enable.idempotence=true", "-X", "acks=all")
+			// librdkafka really compressed: the stored batch carries the codec.
+			raw := fetchRaw(t, tb.client(kgo.MaxVersions(maxVersions(12))), 12, topic, 0, 1<<20)
+			h, err := batch.Validate(raw.RecordBatches)
+			if err != nil || compress.Name(h.Codec()) != codec {
+				t.Fatalf("stored batch codec %q, %v; want %q", compress.Name(h.Codec()), err, codec)
+			}
 			got := runKcat(t, "", "-b", tb.addr, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k|%s|%h|%o\n")
 			if got != want.String() {
 				t.Fatalf("consumed:\n%s\nwant:\n%s", got, want.String())

@@ -165,6 +165,7 @@ func testSaramaRoundTrip(t *testing.T, tb *testBroker, version sarama.KafkaVersi
 	if hwm := pc.HighWaterMarkOffset(); hwm != int64(len(msgs)) {
 		t.Fatalf("high watermark %d, want %d", hwm, len(msgs))
 	}
+	checkRecords(t, "franz-go", topic, readBack(t, tb.addr, topic, len(msgs), codec.String()), msgs, true)
 }
 
 func testSaramaAdmin(t *testing.T, tb *testBroker, version sarama.KafkaVersion, topic string) {

@@ -75,11 +75,19 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 				fail(errorCode(err), err)
 				continue
 			}
-			if code, err := checkProducedBatch(rp.Records, r.Version); err != nil {
+			records := rp.Records
+			if r.Version < 3 && len(records) > batchMagicOffset && records[batchMagicOffset] < 2 {
+				// Produce v0-v2 carry message sets of magic 0 or 1: stored
+				// as one record batch v2, as Kafka up-converts them.
+				if records, err = batch.ConvertLegacy(records, time.Now().UnixMilli()); err != nil {
+					fail(kerr.CorruptMessage.Code, err)
+					continue
+				}
+			}
+			if code, err := checkProducedBatch(records, r.Version); err != nil {
 				fail(code, err)
 				continue
 			}
-			records := rp.Records
 			if codec := p.Topic.StorageCodec(); codec >= 0 {
 				// compression.type names a codec: store batches with it,
 				// as Kafka does (the only produce path that touches records).
@@ -138,6 +146,7 @@ func checkProducedBatch(b []byte, version int16) (int16, error) {
 		return kerr.CorruptMessage.Code, fmt.Errorf("record batch of %d bytes is shorter than a batch header", len(b))
 	}
 	if b[batchMagicOffset] != 2 {
+		// Produce v3+ must carry magic 2 (older versions were converted).
 		return kerr.InvalidRecord.Code, fmt.Errorf("produce v%d accepts only record batches of magic 2, not magic %d", version, b[batchMagicOffset])
 	}
 	size := int64(int32(binary.BigEndian.Uint32(b[batchLengthOffset:]))) + 12

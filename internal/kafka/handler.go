@@ -59,13 +59,15 @@ type api struct {
 
 // apis lists what Chronik implements: every version advertised here is
 // handled completely. The floors are the oldest versions the clients still
-// in use send (Debian's librdkafka 2.0.2, kafka-python 2.0.2); Produce below
-// v3 and Fetch below v4 need the old message formats and come later.
+// in use send (Debian's librdkafka 2.0.2, kafka-python 2.0.2). Produce v0-v2
+// carry the old message formats, up-converted on append (librdkafka 2.0
+// compresses with gzip/snappy only when Produce v0 is advertised); Fetch
+// below v4 needs down-conversion and comes later.
 var apis map[kmsg.Key]api
 
 func init() {
 	apis = map[kmsg.Key]api{
-		kmsg.Produce:              {3, 13, handleProduce},
+		kmsg.Produce:              {0, 13, handleProduce},
 		kmsg.Fetch:                {4, 17, handleFetch},
 		kmsg.ListOffsets:          {0, 11, handleListOffsets},
 		kmsg.Metadata:             {0, 13, handleMetadata},
