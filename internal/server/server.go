@@ -250,7 +250,6 @@ func (s *Server) process(ctx context.Context, c net.Conn, frame []byte, log *slo
 
 func (s *Server) writeLoop(c net.Conn, queue <-chan pending, cancel context.CancelFunc, log *slog.Logger) {
 	w := bufio.NewWriterSize(c, 64<<10)
-	var buf []byte
 	failed := false
 	for p := range queue {
 		if failed {
@@ -261,27 +260,62 @@ func (s *Server) writeLoop(c net.Conn, queue <-chan pending, cancel context.Canc
 			continue
 		}
 		resp.SetVersion(p.version)
-		buf = appendResponse(buf[:0], p.hdr, resp)
-		if _, err := w.Write(buf); err == nil && len(queue) == 0 {
+		bp := getBuffer(sizeHint(resp))
+		*bp = appendResponse((*bp)[:0], p.hdr, resp)
+		_, err := w.Write(*bp)
+		putBuffer(bp)
+		if err == nil && len(queue) == 0 {
 			err = w.Flush()
-			if err != nil {
-				failed = true
-			}
-		} else if err != nil {
-			failed = true
 		}
-		if failed {
-			log.Debug("connection write failed")
+		if err != nil {
+			failed = true
+			log.Debug("connection write failed", "err", err)
 			cancel()
 			c.Close()
-		}
-		if cap(buf) > 1<<20 {
-			buf = nil // don't pin a huge fetch response's buffer
 		}
 	}
 	if !failed {
 		_ = w.Flush()
 	}
+}
+
+// Response buffers are pooled across connections: fetch responses run to
+// megabytes, and growing a fresh buffer for each cost more CPU than the
+// fetch itself.
+var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// maxPooledBuffer keeps the pool from pinning buffers of rare huge answers.
+const maxPooledBuffer = 16 << 20
+
+func getBuffer(hint int) *[]byte {
+	bp := bufferPool.Get().(*[]byte)
+	if cap(*bp) < hint {
+		*bp = make([]byte, 0, hint)
+	}
+	return bp
+}
+
+func putBuffer(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuffer {
+		bufferPool.Put(bp)
+	}
+}
+
+// sizeHint estimates an encoded response's size so it is built in a buffer
+// that never grows: the record bytes of a fetch dominate it.
+func sizeHint(resp kmsg.Response) int {
+	fr, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	n := 1 << 10
+	for i := range fr.Topics {
+		n += 256
+		for j := range fr.Topics[i].Partitions {
+			n += 128 + len(fr.Topics[i].Partitions[j].RecordBatches)
+		}
+	}
+	return n
 }
 
 // appendResponse frames a response: size, correlation id, the response
