@@ -214,9 +214,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			return c.ListenAddrs(), c.Close, nil
 		}})
 	}
-	for _, t := range targets {
-		tr := TargetResult{Target: t.name}
-		for i := 0; i < o.Runs; i++ {
+	// Runs alternate between the targets (broker, kfake, broker, ...) so
+	// that a noisy neighbour on a shared machine hits both alike.
+	results := make([]TargetResult, len(targets))
+	for i := 0; i < o.Runs; i++ {
+		for ti, t := range targets {
+			tr := &results[ti]
+			tr.Target = t.name
 			// Start every run from a collected heap (the previous kfake
 			// cluster held every record) so runs are comparable.
 			runtime.GC()
@@ -236,8 +240,10 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			o.logf("%s: run %d/%d: %s", t.name, i+1, o.Runs, st.oneLine())
 			tr.Runs = append(tr.Runs, st)
 		}
-		tr.Median = median(tr.Runs)
-		res.Targets = append(res.Targets, tr)
+	}
+	for i := range results {
+		results[i].Median = median(results[i].Runs)
+		res.Targets = append(res.Targets, results[i])
 	}
 	return res, nil
 }

@@ -112,6 +112,9 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 		}
 	}
 
+	// The Reply outlives the request's frame (the server may reuse it):
+	// take what it needs now.
+	version, timeout := r.Version, time.Duration(max(r.TimeoutMillis, 0))*time.Millisecond
 	if r.Acks == 0 {
 		if failed {
 			return nil, server.ErrCloseConnection // as Kafka: the client then refreshes metadata
@@ -121,7 +124,7 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 	return func() kmsg.Response {
 		// Acknowledge only what is durable under the fsync policy: one
 		// group commit serves all partitions and pipelined requests.
-		wctx, cancel := context.WithTimeout(ctx, time.Duration(max(r.TimeoutMillis, 0))*time.Millisecond+time.Millisecond)
+		wctx, cancel := context.WithTimeout(ctx, timeout+time.Millisecond)
 		defer cancel()
 		for _, w := range waits {
 			if err := w.p.Log.WaitDurable(wctx, w.next); err != nil {
@@ -130,7 +133,7 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 					code = kerr.RequestTimedOut.Code
 				}
 				w.resp.ErrorCode = code
-				if r.Version >= 8 {
+				if version >= 8 {
 					w.resp.ErrorMessage = errorMessage(err)
 				}
 			}

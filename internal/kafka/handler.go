@@ -97,6 +97,11 @@ func (h *Handler) Handle(ctx context.Context, req *server.Request) (server.Reply
 	return a.handle(h, ctx, req)
 }
 
+// ReleasesRequest implements server.FrameReleaser: a produce handler keeps
+// nothing of its request once Handle returns (appends are written by then),
+// so its large frames can be reused.
+func (h *Handler) ReleasesRequest(key int16) bool { return key == int16(kmsg.Produce) }
+
 // supportedAPIs returns the advertised ranges, sorted by key.
 func supportedAPIs() []kmsg.ApiVersionsResponseApiKey {
 	out := make([]kmsg.ApiVersionsResponseApiKey, 0, len(apis))

@@ -51,6 +51,13 @@ type Handler interface {
 	Handle(ctx context.Context, req *Request) (Reply, error)
 }
 
+// FrameReleaser is implemented by handlers that keep no reference to a
+// request's bytes after Handle returns, for some API keys; the server then
+// reuses those frames (produce frames are the big, frequent ones).
+type FrameReleaser interface {
+	ReleasesRequest(key int16) bool
+}
+
 // Server accepts Kafka connections.
 type Server struct {
 	handler         Handler
@@ -187,12 +194,16 @@ func (s *Server) serveConn(c net.Conn) {
 			log.Warn("closing connection: request frame size out of range", "size", size, "max", s.maxRequestBytes)
 			return
 		}
-		frame := make([]byte, size)
+		fp := getFrame(int(size))
+		frame := *fp
 		if _, err := io.ReadFull(r, frame); err != nil {
 			log.Warn("closing connection: truncated request frame", "size", size, "err", err)
 			return
 		}
 		p, err := s.process(ctx, c, frame, log)
+		if fr, ok := s.handler.(FrameReleaser); ok && err == nil && fr.ReleasesRequest(p.hdr.APIKey) {
+			putFrame(fp)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrCloseConnection) {
 				log.Warn("closing connection: bad request", "err", err)
@@ -276,6 +287,24 @@ func (s *Server) writeLoop(c net.Conn, queue <-chan pending, cancel context.Canc
 	}
 	if !failed {
 		_ = w.Flush()
+	}
+}
+
+// Request frames of APIs whose handlers release them are pooled too.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func getFrame(size int) *[]byte {
+	fp := framePool.Get().(*[]byte)
+	if cap(*fp) < size {
+		*fp = make([]byte, size)
+	}
+	*fp = (*fp)[:size]
+	return fp
+}
+
+func putFrame(fp *[]byte) {
+	if cap(*fp) <= maxPooledBuffer {
+		framePool.Put(fp)
 	}
 }
 
