@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -159,5 +158,3 @@ func skipIfShort(t *testing.T) {
 		t.Skip("kill -9 tests run on linux")
 	}
 }
-
-var _ = strings.TrimSpace
