@@ -117,6 +117,7 @@ Running chronik without a subcommand is the same as "chronik serve".`,
 	root.AddCommand(
 		newServeCmd(env),
 		newTopicCmd(env),
+		newGroupCmd(env),
 		newVersionCmd(),
 		newBenchCmd(),
 	)

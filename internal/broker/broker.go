@@ -17,8 +17,10 @@ import (
 
 	"github.com/chronik-streaming/chronik/internal/admin"
 	"github.com/chronik-streaming/chronik/internal/config"
+	"github.com/chronik-streaming/chronik/internal/group"
 	"github.com/chronik-streaming/chronik/internal/kafka"
 	"github.com/chronik-streaming/chronik/internal/meta"
+	"github.com/chronik-streaming/chronik/internal/offsets"
 	"github.com/chronik-streaming/chronik/internal/server"
 	"github.com/chronik-streaming/chronik/internal/topics"
 	"github.com/chronik-streaming/chronik/internal/txn"
@@ -33,8 +35,10 @@ type Broker struct {
 	cfg    *config.Config
 	logger *slog.Logger
 
-	store  *meta.BoltStore
-	topics *topics.Manager
+	store   *meta.BoltStore
+	topics  *topics.Manager
+	offsets *offsets.Store
+	groups  *group.Coordinator
 	kafka  *server.Server
 	http   *http.Server
 
@@ -85,7 +89,22 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 		b.store.Close()
 		return nil, err
 	}
-	logger.Info("logs loaded", "topics", len(b.topics.List()), "took", time.Since(start).Round(time.Millisecond))
+	// Committed offsets load before the listener binds, so no consumer can
+	// ever be told "no committed offset" while they are loading.
+	if b.offsets, err = offsets.Open(cfg.Server.DataDir, logger); err != nil {
+		b.topics.Close()
+		b.store.Close()
+		return nil, err
+	}
+	b.groups = group.NewCoordinator(group.Config{
+		InitialRebalanceDelay: time.Duration(cfg.Consumer.GroupInitialRebalanceDelayMs) * time.Millisecond,
+		MinSessionTimeout:     time.Duration(cfg.Consumer.GroupMinSessionTimeoutMs) * time.Millisecond,
+		MaxSessionTimeout:     time.Duration(cfg.Consumer.GroupMaxSessionTimeoutMs) * time.Millisecond,
+	}, logger)
+	for _, g := range b.offsets.Groups() {
+		b.groups.Touch(g) // groups with offsets exist, Empty, as in Kafka
+	}
+	logger.Info("logs loaded", "topics", len(b.topics.List()), "groups", len(b.offsets.Groups()), "took", time.Since(start).Round(time.Millisecond))
 
 	if b.kafkaLn, err = net.Listen("tcp", cfg.Server.KafkaListen); err != nil {
 		b.closeStorage()
@@ -97,8 +116,8 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("http listener %s: %w", cfg.Server.HTTPListen, err)
 	}
 	host, port := advertised(cfg, b.kafkaLn.Addr())
-	handler := kafka.New(kafka.Broker{NodeID: cfg.Server.NodeID, Host: host, Port: port, ClusterID: b.store.ClusterID()},
-		cfg, b.topics, txn.NewProducerIDs(b.store), logger)
+	handler := kafka.New(kafka.Broker{NodeID: cfg.Server.NodeID, Host: host, Port: port, ClusterID: b.store.ClusterID()}, cfg,
+		kafka.Deps{Topics: b.topics, ProducerIDs: txn.NewProducerIDs(b.store), Groups: b.groups, Offsets: b.offsets}, logger)
 	handler.SetStorageObserver(b)
 	b.kafka = server.New(handler, cfg.Server.MaxRequestBytes, logger)
 	b.http = &http.Server{Handler: admin.Handler(b.readiness), ReadHeaderTimeout: 10 * time.Second}
@@ -145,6 +164,19 @@ func (b *Broker) maintain() {
 			return
 		case now := <-t.C:
 			b.topics.Maintain(now)
+			b.expireOffsets(now)
+		}
+	}
+}
+
+// expireOffsets drops committed offsets of empty groups after
+// offsets.retention.minutes, then the empty groups left without offsets.
+func (b *Broker) expireOffsets(now time.Time) {
+	retention := time.Duration(b.cfg.Consumer.OffsetsRetentionMinutes) * time.Minute
+	b.offsets.Expire(now, retention, b.groups.IsEmpty)
+	for _, l := range b.groups.List([]string{group.StateEmpty}, nil) {
+		if len(b.offsets.FetchGroup(l.GroupID)) == 0 {
+			_ = b.groups.Delete(l.GroupID)
 		}
 	}
 }
@@ -220,7 +252,15 @@ func (b *Broker) Close() error {
 }
 
 func (b *Broker) closeStorage() error {
+	if b.groups != nil {
+		b.groups.Close()
+	}
 	err := b.topics.Close()
+	if b.offsets != nil {
+		if cerr := b.offsets.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if cerr := b.store.Close(); err == nil {
 		err = cerr
 	}

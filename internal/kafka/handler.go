@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/internal/config"
+	"github.com/chronik-streaming/chronik/internal/group"
+	"github.com/chronik-streaming/chronik/internal/offsets"
 	"github.com/chronik-streaming/chronik/internal/server"
 	"github.com/chronik-streaming/chronik/internal/topics"
 	"github.com/chronik-streaming/chronik/internal/txn"
@@ -31,8 +33,18 @@ type Handler struct {
 	cfg         *config.Config
 	topics      *topics.Manager
 	producerIDs *txn.ProducerIDs
+	groups      *group.Coordinator
+	offsets     *offsets.Store
 	logger      *slog.Logger
 	storage     StorageObserver
+}
+
+// Deps are the domain services the handlers call.
+type Deps struct {
+	Topics      *topics.Manager
+	ProducerIDs *txn.ProducerIDs
+	Groups      *group.Coordinator
+	Offsets     *offsets.Store
 }
 
 // StorageObserver learns when appends fail for lack of storage and when
@@ -46,8 +58,8 @@ type StorageObserver interface {
 func (h *Handler) SetStorageObserver(o StorageObserver) { h.storage = o }
 
 // New returns a Handler.
-func New(b Broker, cfg *config.Config, tm *topics.Manager, pids *txn.ProducerIDs, logger *slog.Logger) *Handler {
-	return &Handler{broker: b, cfg: cfg, topics: tm, producerIDs: pids, logger: logger}
+func New(b Broker, cfg *config.Config, d Deps, logger *slog.Logger) *Handler {
+	return &Handler{broker: b, cfg: cfg, topics: d.Topics, producerIDs: d.ProducerIDs, groups: d.Groups, offsets: d.Offsets, logger: logger}
 }
 
 type handleFunc func(h *Handler, ctx context.Context, req *server.Request) (server.Reply, error)
@@ -79,6 +91,16 @@ func init() {
 		kmsg.DescribeConfigs:      {0, 4, handleDescribeConfigs},
 		kmsg.CreatePartitions:     {0, 3, handleCreatePartitions},
 		kmsg.FindCoordinator:      {0, 5, handleFindCoordinator},
+		kmsg.OffsetCommit:         {0, 10, handleOffsetCommit},
+		kmsg.OffsetFetch:          {0, 10, handleOffsetFetch},
+		kmsg.JoinGroup:            {0, 9, handleJoinGroup},
+		kmsg.Heartbeat:            {0, 4, handleHeartbeat},
+		kmsg.LeaveGroup:           {0, 5, handleLeaveGroup},
+		kmsg.SyncGroup:            {0, 5, handleSyncGroup},
+		kmsg.DescribeGroups:       {0, 6, handleDescribeGroups},
+		kmsg.ListGroups:           {0, 5, handleListGroups},
+		kmsg.DeleteGroups:         {0, 2, handleDeleteGroups},
+		kmsg.OffsetDelete:         {0, 0, handleOffsetDelete},
 	}
 }
 

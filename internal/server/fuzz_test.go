@@ -11,8 +11,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/internal/config"
+	"github.com/chronik-streaming/chronik/internal/group"
 	"github.com/chronik-streaming/chronik/internal/kafka"
 	"github.com/chronik-streaming/chronik/internal/meta"
+	"github.com/chronik-streaming/chronik/internal/offsets"
 	"github.com/chronik-streaming/chronik/internal/server"
 	"github.com/chronik-streaming/chronik/internal/topics"
 	"github.com/chronik-streaming/chronik/internal/txn"
@@ -61,7 +63,14 @@ func FuzzRequest(f *testing.F) {
 	if _, err := tm.Create(topics.CreateSpec{Name: "fuzz", Partitions: 2, ReplicationFactor: 1}); err != nil {
 		f.Fatal(err)
 	}
-	h := kafka.New(kafka.Broker{NodeID: 1, Host: "localhost", Port: 9092, ClusterID: store.ClusterID()}, cfg, tm, txn.NewProducerIDs(store), logger)
+	offs, err := offsets.Open(dir, logger)
+	if err != nil {
+		f.Fatal(err)
+	}
+	groups := group.NewCoordinator(group.Config{}, logger)
+	f.Cleanup(func() { groups.Close(); offs.Close() })
+	h := kafka.New(kafka.Broker{NodeID: 1, Host: "localhost", Port: 9092, ClusterID: store.ClusterID()}, cfg,
+		kafka.Deps{Topics: tm, ProducerIDs: txn.NewProducerIDs(store), Groups: groups, Offsets: offs}, logger)
 	srv := server.New(h, 1<<20, logger)
 
 	// Seeds: a valid request of every API at its lowest and highest version.
