@@ -39,8 +39,8 @@ type Broker struct {
 	topics  *topics.Manager
 	offsets *offsets.Store
 	groups  *group.Coordinator
-	kafka  *server.Server
-	http   *http.Server
+	kafka   *server.Server
+	http    *http.Server
 
 	kafkaLn, httpLn net.Listener
 	ready           atomic.Bool
