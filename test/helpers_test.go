@@ -20,7 +20,7 @@ import (
 
 // testBroker is an in-process broker on loopback ports.
 type testBroker struct {
-	t    *testing.T
+	t    testing.TB
 	cfg  *config.Config
 	b    *broker.Broker
 	addr string
@@ -28,7 +28,7 @@ type testBroker struct {
 
 // startBroker starts a broker on dataDir ("" = a fresh temporary one);
 // mutate adjusts its config.
-func startBroker(t *testing.T, dataDir string, mutate func(*config.Config)) *testBroker {
+func startBroker(t testing.TB, dataDir string, mutate func(*config.Config)) *testBroker {
 	t.Helper()
 	cfg := config.Default()
 	if dataDir == "" {
@@ -81,7 +81,7 @@ func (tb *testBroker) client(opts ...kgo.Opt) *kgo.Client {
 	return newClient(tb.t, tb.addr, opts...)
 }
 
-func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+func newClient(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	opts = append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.RetryTimeout(10 * time.Second)}, opts...)
 	cl, err := kgo.NewClient(opts...)

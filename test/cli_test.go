@@ -1,0 +1,67 @@
+package test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out, err := exec.Command(chronikBinary(t), args...).CombinedOutput()
+	return string(out), err
+}
+
+// TestCLIAgainstBroker drives the chronik CLI against a real broker: topic
+// admin, and a group's lag as kafka-consumer-groups --describe shows it.
+func TestCLIAgainstBroker(t *testing.T) {
+	skipIfShort(t)
+	tb := startBroker(t, "", fastGroups)
+	b := "--brokers=" + tb.addr
+	if out, err := runCLI(t, "topic", "create", "clitopic", "-p", "2", "-c", "retention.ms=3600000", b); err != nil {
+		t.Fatalf("topic create: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "topic", "create", "clitopic", b); err == nil || !strings.Contains(out, "TOPIC_ALREADY_EXISTS") {
+		t.Fatalf("duplicate create: %v\n%s", err, out)
+	}
+	produceN(t, tb.client(kgo.RecordPartitioner(kgo.ManualPartitioner())), "clitopic", 2, 10)
+	out, err := runCLI(t, "topic", "describe", "clitopic", b)
+	if err != nil || !strings.Contains(out, "retention.ms") || !strings.Contains(out, "3600000") {
+		t.Fatalf("topic describe: %v\n%s", err, out)
+	}
+
+	// Commit 7 of 10 on partition 0 and all of partition 1: lag 3 and 0.
+	var os kadm.Offsets
+	os.Add(kadm.Offset{Topic: "clitopic", Partition: 0, At: 7, LeaderEpoch: -1})
+	os.Add(kadm.Offset{Topic: "clitopic", Partition: 1, At: 10, LeaderEpoch: -1})
+	if _, err := tb.admin().CommitOffsets(testContext(t), "cligroup", os); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCLI(t, "group", "list", b)
+	if err != nil || !strings.Contains(out, "cligroup") || !strings.Contains(out, "Empty") {
+		t.Fatalf("group list: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "group", "describe", "cligroup", b)
+	if err != nil {
+		t.Fatalf("group describe: %v\n%s", err, out)
+	}
+	rows := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[0] == "cligroup" && f[1] == "clitopic" {
+			rows[strings.Join(f[2:6], " ")] = true
+		}
+	}
+	if !rows["0 7 10 3"] || !rows["1 10 10 0"] {
+		t.Fatalf("lag rows %v in:\n%s", rows, out)
+	}
+	if out, err := runCLI(t, "group", "delete", "cligroup", b); err != nil {
+		t.Fatalf("group delete: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "topic", "delete", "clitopic", b); err != nil {
+		t.Fatalf("topic delete: %v\n%s", err, out)
+	}
+}
