@@ -145,3 +145,11 @@ func endOffsets(t *testing.T, cl *kgo.Client, topic string) map[int32]int64 {
 	lo.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
 	return out
 }
+
+// restartSamePort restarts the broker on the same Kafka address, so that
+// connected clients find it again.
+func (tb *testBroker) restartSamePort() *testBroker {
+	addr := tb.addr
+	tb.stop()
+	return startBroker(tb.t, tb.cfg.Server.DataDir, func(c *config.Config) { *c = *tb.cfg; c.Server.KafkaListen = addr; c.Server.HTTPListen = "127.0.0.1:0" })
+}
