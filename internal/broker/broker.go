@@ -247,7 +247,7 @@ func (b *Broker) Close() error {
 	_ = b.kafka.Close()
 	b.wg.Wait()
 	err := b.closeStorage()
-	b.logger.Info("chronik stopped")
+	b.logger.Debug("broker closed")
 	return err
 }
 

@@ -16,11 +16,13 @@ package group
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,18 +33,23 @@ type Coordinator struct {
 
 	mu     sync.Mutex
 	groups map[string]*group
-	closed bool
-	done   chan struct{}
+	// cgroups are the consumer-protocol groups (consumer_group.go); an id
+	// is in at most one of groups and cgroups.
+	cgroups     map[string]*consumerGroup
+	topicLookup atomic.Pointer[TopicLookup]
+	closed      bool
+	done        chan struct{}
 }
 
 // NewCoordinator returns a coordinator; zero Config fields take Kafka's
 // defaults as documented on Config.
 func NewCoordinator(cfg Config, logger *slog.Logger) *Coordinator {
 	return &Coordinator{
-		cfg:    cfg.withDefaults(),
-		log:    discardLogger(logger).With("component", "group-coordinator"),
-		groups: map[string]*group{},
-		done:   make(chan struct{}),
+		cfg:     cfg.withDefaults(),
+		log:     discardLogger(logger).With("component", "group-coordinator"),
+		groups:  map[string]*group{},
+		cgroups: map[string]*consumerGroup{},
+		done:    make(chan struct{}),
 	}
 }
 
@@ -57,13 +64,18 @@ func (c *Coordinator) Close() {
 	}
 	c.closed = true
 	close(c.done)
-	groups := c.groups
-	c.groups = map[string]*group{}
+	groups, cgroups := c.groups, c.cgroups
+	c.groups, c.cgroups = map[string]*group{}, map[string]*consumerGroup{}
 	c.mu.Unlock()
 
 	for _, g := range groups {
 		g.mu.Lock()
 		g.shutdown(ErrCoordinatorNotAvailable)
+		g.mu.Unlock()
+	}
+	for _, g := range cgroups {
+		g.mu.Lock()
+		g.shutdown()
 		g.mu.Unlock()
 	}
 }
@@ -87,6 +99,10 @@ func (c *Coordinator) getOrMaybeCreate(id string, create bool) (*group, error) {
 	defer c.mu.Unlock()
 	if c.closed {
 		return nil, ErrCoordinatorNotAvailable
+	}
+	if c.cgroups[id] != nil {
+		// A consumer-protocol group: classic requests see no such group.
+		return nil, nil
 	}
 	g := c.groups[id]
 	if g == nil && create {
@@ -135,6 +151,9 @@ func (c *Coordinator) Join(ctx context.Context, req JoinRequest) JoinResult {
 	}
 	if req.RebalanceTimeout <= 0 {
 		req.RebalanceTimeout = req.SessionTimeout
+	}
+	if err := c.claimForClassic(req.GroupID); err != nil {
+		return joinError(req.MemberID, err)
 	}
 	protocols := cloneProtocols(req.Protocols)
 	isUnknown := req.MemberID == ""
@@ -479,7 +498,18 @@ func (g *group) leaveOne(lm LeaveMember) error {
 // An accepted commit from a member counts as its heartbeat. After Close, or
 // for a group being deleted: ErrCoordinatorNotAvailable. The empty group id
 // is valid here, as in Kafka.
+//
+// For a consumer-protocol group the consumer group rules apply
+// (ValidateOffsetCommit, strictly: an older member epoch is
+// ErrStaleMemberEpoch).
 func (c *Coordinator) ValidateCommit(groupID, memberID string, instanceID *string, generation int32) error {
+	if g := c.getConsumerGroup(groupID); g != nil {
+		v, err := g.validateCommit(&CommitRequest{GroupID: groupID, MemberID: memberID, InstanceID: instanceID, Epoch: generation, Version: 9}, false)
+		if err == nil && v != nil {
+			err = fmt.Errorf("%w: the received member epoch %d is not the member's current one", ErrStaleMemberEpoch, generation)
+		}
+		return err
+	}
 	return c.validateCommit(groupID, memberID, instanceID, generation, false)
 }
 
@@ -488,7 +518,17 @@ func (c *Coordinator) ValidateCommit(groupID, memberID string, instanceID *strin
 // a request without member and generation is accepted whatever the group's
 // state (old TxnOffsetCommit versions carry neither); and
 // CompletingRebalance is not refused. It does not count as a heartbeat.
+//
+// For a consumer-protocol group, as Kafka: the member must exist and the
+// epoch be current, a stale epoch being ErrIllegalGeneration.
 func (c *Coordinator) ValidateTxnCommit(groupID, memberID string, instanceID *string, generation int32) error {
+	if g := c.getConsumerGroup(groupID); g != nil {
+		v, err := g.validateCommit(&CommitRequest{GroupID: groupID, MemberID: memberID, InstanceID: instanceID, Epoch: generation}, true)
+		if errors.Is(err, ErrStaleMemberEpoch) || (err == nil && v != nil) {
+			err = ErrIllegalGeneration
+		}
+		return err
+	}
 	return c.validateCommit(groupID, memberID, instanceID, generation, true)
 }
 
@@ -544,12 +584,20 @@ func (c *Coordinator) Describe(groupID string) Description {
 		d.Err = ErrCoordinatorNotAvailable
 		return d
 	}
+	if cg := c.getConsumerGroup(groupID); cg != nil {
+		cg.mu.Lock()
+		defer cg.mu.Unlock()
+		d.Type, d.Exists, d.ProtocolType = TypeConsumer, !cg.dead, TypeConsumer
+		d.SubscribedTopics = cg.subscribedTopics()
+		return d
+	}
 	g := c.getGroup(groupID)
 	if g == nil {
 		return d
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	d.Type = TypeClassic
 	d.State = g.state.String()
 	d.ProtocolType = g.protocolType
 	d.Exists = g.state != dead
@@ -575,24 +623,43 @@ func (c *Coordinator) Describe(groupID string) Description {
 
 // List handles ListGroups, sorted by group id. states filters on state
 // names and types on group types, both case-insensitively; an empty filter
-// matches everything. Every group is "classic", so a types filter without
-// "classic" lists nothing. After Close it lists nothing.
+// matches everything. Classic groups are of type "classic", consumer
+// protocol groups of type "consumer" (protocol type "consumer", states
+// Empty, Assigning, Reconciling, Stable). After Close it lists nothing.
 func (c *Coordinator) List(states, types []string) []Listing {
-	if len(types) > 0 && !slices.ContainsFunc(types, func(t string) bool { return strings.EqualFold(t, TypeClassic) }) {
-		return nil
+	wantType := func(t string) bool {
+		return len(types) == 0 || slices.ContainsFunc(types, func(s string) bool { return strings.EqualFold(s, t) })
 	}
 	c.mu.Lock()
 	groups := make([]*group, 0, len(c.groups))
 	for _, g := range c.groups {
 		groups = append(groups, g)
 	}
+	cgroups := make([]*consumerGroup, 0, len(c.cgroups))
+	for _, g := range c.cgroups {
+		cgroups = append(cgroups, g)
+	}
 	c.mu.Unlock()
 
+	var all []Listing
+	if wantType(TypeClassic) {
+		for _, g := range groups {
+			g.mu.Lock()
+			all = append(all, Listing{GroupID: g.id, ProtocolType: g.protocolType, State: g.state.String(), Type: TypeClassic})
+			g.mu.Unlock()
+		}
+	}
+	if wantType(TypeConsumer) {
+		for _, g := range cgroups {
+			g.mu.Lock()
+			if !g.dead {
+				all = append(all, Listing{GroupID: g.id, ProtocolType: TypeConsumer, State: g.state(), Type: TypeConsumer})
+			}
+			g.mu.Unlock()
+		}
+	}
 	var out []Listing
-	for _, g := range groups {
-		g.mu.Lock()
-		l := Listing{GroupID: g.id, ProtocolType: g.protocolType, State: g.state.String(), Type: TypeClassic}
-		g.mu.Unlock()
+	for _, l := range all {
 		if len(states) > 0 && !slices.ContainsFunc(states, func(s string) bool { return strings.EqualFold(s, l.State) }) {
 			continue
 		}
@@ -612,6 +679,17 @@ func (c *Coordinator) Delete(groupID string) error {
 	defer c.mu.Unlock()
 	if c.closed {
 		return ErrCoordinatorNotAvailable
+	}
+	if cg := c.cgroups[groupID]; cg != nil {
+		cg.mu.Lock()
+		defer cg.mu.Unlock()
+		if len(cg.members) > 0 {
+			return ErrNonEmptyGroup
+		}
+		cg.shutdown()
+		delete(c.cgroups, groupID)
+		c.log.Info("consumer group deleted", "group", groupID)
+		return nil
 	}
 	g := c.groups[groupID]
 	if g == nil {
@@ -643,6 +721,11 @@ func (c *Coordinator) Touch(groupID string) {
 // IsEmpty reports whether the group has no members: it is unknown or in the
 // Empty state. Offset expiry uses it.
 func (c *Coordinator) IsEmpty(groupID string) bool {
+	if cg := c.getConsumerGroup(groupID); cg != nil {
+		cg.mu.Lock()
+		defer cg.mu.Unlock()
+		return len(cg.members) == 0 || cg.dead
+	}
 	g := c.getGroup(groupID)
 	if g == nil {
 		return true
@@ -656,6 +739,14 @@ func (c *Coordinator) IsEmpty(groupID string) bool {
 // currentStateTimestamp, which offset expiry of empty groups counts from);
 // ok is false if the group is unknown or not Empty.
 func (c *Coordinator) EmptySince(groupID string) (since time.Time, ok bool) {
+	if cg := c.getConsumerGroup(groupID); cg != nil {
+		cg.mu.Lock()
+		defer cg.mu.Unlock()
+		if len(cg.members) > 0 || cg.dead {
+			return time.Time{}, false
+		}
+		return cg.emptySince, true
+	}
 	g := c.getGroup(groupID)
 	if g == nil {
 		return time.Time{}, false
@@ -666,4 +757,26 @@ func (c *Coordinator) EmptySince(groupID string) (since time.Time, ok bool) {
 		return time.Time{}, false
 	}
 	return g.stateSince, true
+}
+
+// claimForClassic prepares a JoinGroup on groupID: an Empty consumer group
+// of that id is dropped so that a classic group can take its place, as
+// Kafka does; a consumer group with members refuses classic members
+// (ErrInconsistentGroupProtocol: Chronik does not run mixed groups).
+func (c *Coordinator) claimForClassic(groupID string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cg := c.cgroups[groupID]
+	if cg == nil {
+		return nil
+	}
+	cg.mu.Lock()
+	defer cg.mu.Unlock()
+	if len(cg.members) > 0 {
+		return fmt.Errorf("%w: group %s is a consumer group with members using the consumer protocol", ErrInconsistentGroupProtocol, groupID)
+	}
+	cg.shutdown()
+	delete(c.cgroups, groupID)
+	c.log.Info("converted the empty consumer group to a classic group", "group", groupID)
+	return nil
 }

@@ -15,8 +15,8 @@ const (
 	StateDead                = "Dead"
 )
 
-// TypeClassic is the group type of every group this coordinator manages
-// (ListGroups v5+, KIP-848).
+// TypeClassic is the group type of classic-protocol groups (ListGroups v5+,
+// KIP-848); consumer-protocol groups are TypeConsumer.
 const TypeClassic = "classic"
 
 // Kafka's defaults for the group coordinator settings.
@@ -48,6 +48,14 @@ type Config struct {
 	// Now returns the current time (state timestamps only; timeouts use real
 	// timers). Optional.
 	Now func() time.Time
+
+	// ConsumerSessionTimeout is group.consumer.session.timeout.ms: a
+	// consumer-protocol member (KIP-848) that does not heartbeat for this
+	// long is removed. Zero selects Kafka's 45s.
+	ConsumerSessionTimeout time.Duration
+	// ConsumerHeartbeatInterval is group.consumer.heartbeat.interval.ms,
+	// sent to consumer-protocol members. Zero selects Kafka's 5s.
+	ConsumerHeartbeatInterval time.Duration
 }
 
 func (cfg Config) withDefaults() Config {
@@ -65,6 +73,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ConsumerSessionTimeout <= 0 {
+		cfg.ConsumerSessionTimeout = DefaultConsumerSessionTimeout
+	}
+	if cfg.ConsumerHeartbeatInterval <= 0 {
+		cfg.ConsumerHeartbeatInterval = DefaultConsumerHeartbeatInterval
 	}
 	return cfg
 }
@@ -189,6 +203,13 @@ type Description struct {
 	// Exists is false for an unknown group (State "Dead"); DescribeGroups
 	// v6+ answers GROUP_ID_NOT_FOUND for it, older versions no error.
 	Exists bool
+	// Type is TypeClassic, or TypeConsumer for a consumer-protocol group,
+	// which Kafka's DescribeGroups does not describe (it answers as for an
+	// unknown group, "Group X is not a classic group."). Then State is Dead,
+	// Exists is true, and SubscribedTopics lists what its members subscribe
+	// to (OffsetDelete's GROUP_SUBSCRIBED_TO_TOPIC).
+	Type             string
+	SubscribedTopics []string
 }
 
 // Listing is a ListGroups entry.

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/internal/group"
 	"github.com/chronik-streaming/chronik/internal/offsets"
 	"github.com/chronik-streaming/chronik/internal/server"
 )
@@ -21,12 +22,17 @@ func handleOffsetCommit(h *Handler, _ context.Context, req *server.Request) (ser
 
 	// Every partition gets the same answer when the commit as a whole is
 	// refused (wrong generation, unknown member, ...).
+	// A consumer-protocol member (KIP-848) committing with an older member
+	// epoch is checked per partition (validate).
 	var groupErr error
+	var validate group.PartitionValidator
 	switch {
 	case r.Group == "":
 		groupErr = kerr.InvalidGroupID
 	case r.Version >= 1:
-		groupErr = h.groups.ValidateCommit(r.Group, r.MemberID, r.InstanceID, r.Generation)
+		validate, groupErr = h.groups.ValidateOffsetCommit(group.CommitRequest{
+			GroupID: r.Group, MemberID: r.MemberID, InstanceID: r.InstanceID, Epoch: r.Generation, Version: r.Version,
+		})
 	}
 
 	now := time.Now()
@@ -60,6 +66,16 @@ func handleOffsetCommit(h *Handler, _ context.Context, req *server.Request) (ser
 				if _, err := h.topics.Partition(name, rp.Partition); err != nil {
 					sp.ErrorCode = errorCode(err)
 					continue
+				}
+				if validate != nil {
+					id := rt.TopicID
+					if t, ok := h.topics.Get(name); ok {
+						id = t.ID
+					}
+					if err := validate(id, rp.Partition); err != nil {
+						sp.ErrorCode = groupErrorCode(err)
+						continue
+					}
 				}
 				c := offsets.Committed{Offset: rp.Offset, LeaderEpoch: rp.LeaderEpoch, CommitTime: now, ExpireTime: expire}
 				if r.Version < 6 {

@@ -19,6 +19,15 @@ func handleOffsetFetch(h *Handler, _ context.Context, req *server.Request) (serv
 		for _, g := range r.Groups {
 			rg := kmsg.NewOffsetFetchResponseGroup()
 			rg.Group = g.Group
+			// v9+ (KIP-848): a consumer-protocol member's id and epoch are
+			// checked; on error the group carries it and no topics.
+			if r.Version >= 9 {
+				if err := h.groups.ValidateOffsetFetch(g.Group, g.MemberID, g.MemberEpoch); err != nil {
+					rg.ErrorCode = groupErrorCode(err)
+					resp.Groups = append(resp.Groups, rg)
+					continue
+				}
+			}
 			var topics []fetchTopic
 			if g.Topics != nil {
 				topics = make([]fetchTopic, 0, len(g.Topics))

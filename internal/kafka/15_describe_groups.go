@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/internal/group"
 	"github.com/chronik-streaming/chronik/internal/server"
 )
 
@@ -28,7 +29,16 @@ func handleDescribeGroups(h *Handler, _ context.Context, req *server.Request) (s
 		if d.Err != nil {
 			g.ErrorCode = groupErrorCode(d.Err)
 		}
-		if !d.Exists && r.Version >= 6 {
+		if d.Type == group.TypeConsumer {
+			// Kafka 4 does not describe consumer-protocol (KIP-848) groups
+			// here: it answers as for a group that does not exist.
+			g.ProtocolType = ""
+			if r.Version >= 6 {
+				g.ErrorCode = kerr.GroupIDNotFound.Code
+				msg := "Group " + id + " is not a classic group."
+				g.ErrorMessage = &msg
+			}
+		} else if !d.Exists && r.Version >= 6 {
 			// KIP-1043: v6 says so instead of describing a dead group.
 			g.ErrorCode = kerr.GroupIDNotFound.Code
 			msg := "group " + id + " not found"

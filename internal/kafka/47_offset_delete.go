@@ -56,6 +56,9 @@ func handleOffsetDelete(h *Handler, _ context.Context, req *server.Request) (ser
 func (h *Handler) subscribedTopics(groupID string) map[string]bool {
 	out := map[string]bool{}
 	d := h.groups.Describe(groupID)
+	for _, t := range d.SubscribedTopics { // consumer-protocol groups (KIP-848)
+		out[t] = true
+	}
 	if d.ProtocolType != "consumer" {
 		return out
 	}

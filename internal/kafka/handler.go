@@ -101,6 +101,9 @@ func init() {
 		kmsg.ListGroups:           {0, 5, handleListGroups},
 		kmsg.DeleteGroups:         {0, 2, handleDeleteGroups},
 		kmsg.OffsetDelete:         {0, 0, handleOffsetDelete},
+		// KIP-848 consumer group protocol.
+		kmsg.ConsumerGroupHeartbeat: {0, 1, handleConsumerGroupHeartbeat},
+		kmsg.ConsumerGroupDescribe:  {0, 1, handleConsumerGroupDescribe},
 	}
 }
 

@@ -58,7 +58,7 @@ async function main (spec, ended) {
   }))
   consumer.on(COMMIT_OFFSETS, e => {
     for (const t of e.payload.topics) {
-      for (const p of t.partitions) emit('committed', { partition: p.partition, offset: Number(p.offset) })
+      for (const p of t.partitions) emit('committed', { partition: Number(p.partition), offset: Number(p.offset) })
     }
   })
   consumer.on(CRASH, e => emit('error', { error: String(e.payload.error) }))

@@ -77,7 +77,7 @@ def main():
             c.commit(message=m, asynchronous=False)
             emit("committed", partition=m.partition(), offset=m.offset() + 1)
         except KafkaException as e:
-            emit("error", error="commit %d/%d: %s" % (m.partition(), m.offset(), e.args[0]))
+            emit("commit_failed", partition=m.partition(), offset=m.offset(), error=str(e.args[0]))
     c.close()
     emit("closed")
 

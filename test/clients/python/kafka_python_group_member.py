@@ -73,7 +73,7 @@ def main():
                     c.commit({tp: OffsetAndMetadata(m.offset + 1, None)})
                     emit("committed", partition=tp.partition, offset=m.offset + 1)
                 except Exception as e:  # noqa: BLE001 - report what the client raised
-                    emit("error", error="commit %d/%d: %r" % (tp.partition, m.offset, e))
+                    emit("commit_failed", partition=tp.partition, offset=m.offset, error=repr(e))
     c.close()
     emit("closed")
 
