@@ -2,8 +2,10 @@ package test
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -103,4 +105,41 @@ func maxVersions(fetch int16) *kversion.Versions {
 	v := kversion.Stable()
 	v.SetMaxKeyVersion(int16(kmsg.Fetch), fetch)
 	return v
+}
+
+// TestDeleteRecords moves the log start mid-segment: ListOffsets earliest
+// follows, fetching below it is out of range, and it survives a restart.
+func TestDeleteRecords(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	adm := tb.admin()
+	createTopic(t, adm, "trim", 1, nil)
+	produceN(t, tb.client(kgo.RecordPartitioner(kgo.ManualPartitioner())), "trim", 1, 30)
+	var os kadm.Offsets
+	os.Add(kadm.Offset{Topic: "trim", Partition: 0, At: 12})
+	res, err := adm.DeleteRecords(testContext(t), os)
+	if err != nil || res.Error() != nil {
+		t.Fatalf("delete records: %v %v", err, res.Error())
+	}
+	if r, _ := res.Lookup("trim", 0); r.LowWatermark != 12 {
+		t.Fatalf("low watermark %d, want 12", r.LowWatermark)
+	}
+	start, _ := adm.ListStartOffsets(testContext(t), "trim")
+	if o, _ := start.Lookup("trim", 0); o.Offset != 12 {
+		t.Fatalf("earliest offset %d, want 12", o.Offset)
+	}
+	got := consumeAll(t, tb.addr, "trim", 18)
+	if got[0].Offset != 12 || len(got) != 18 {
+		t.Fatalf("consumed from %d (%d records), want 12..29", got[0].Offset, len(got))
+	}
+	// Beyond the high watermark is refused.
+	var far kadm.Offsets
+	far.Add(kadm.Offset{Topic: "trim", Partition: 0, At: 99})
+	if res, _ := adm.DeleteRecords(testContext(t), far); !errors.Is(res.Error(), kerr.OffsetOutOfRange) {
+		t.Fatalf("delete beyond the end: %v", res.Error())
+	}
+	tb = tb.restart()
+	start, _ = tb.admin().ListStartOffsets(testContext(t), "trim")
+	if o, _ := start.Lookup("trim", 0); o.Offset != 12 {
+		t.Fatalf("after restart earliest offset %d, want 12", o.Offset)
+	}
 }

@@ -2,6 +2,7 @@ package log
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -119,10 +120,56 @@ func (l *Log) deleteOldest(n int) {
 		if err := errors.Join(s.close(), s.remove(l.dir)); err != nil {
 			l.logger.Warn("cannot delete segment", "dir", l.dir, "base", s.base, "err", err)
 		}
-		l.logger.Info("deleted segment by retention", "dir", l.dir, "base", s.base, "size", s.size)
+		l.logger.Info("deleted segment", "dir", l.dir, "base", s.base, "size", s.size)
 	}
 	l.flushMu.Unlock()
 	if err := syncDir(l.dir); err != nil {
 		l.logger.Warn("cannot sync directory", "dir", l.dir, "err", err)
 	}
+}
+
+// DeleteRecordsBefore moves the log start offset forward to offset, as
+// Kafka's DeleteRecords does: records below it can no longer be read (a
+// fetch there is out of range), whole segments below it are deleted, and the
+// new start is checkpointed before any file goes. offset -1 means the high
+// watermark; beyond the high watermark is ErrOffsetOutOfRange. It returns
+// the log start offset after the call (the "low watermark").
+func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.isClosed() {
+		return -1, ErrClosed
+	}
+	hw := l.hw.Load()
+	if offset == -1 {
+		offset = hw
+	}
+	if offset < 0 || offset > hw {
+		return l.logStart.Load(), fmt.Errorf("%w: %d is beyond the high watermark %d", ErrOffsetOutOfRange, offset, hw)
+	}
+	if offset <= l.logStart.Load() {
+		return l.logStart.Load(), nil
+	}
+	l.state.Lock()
+	l.logStart.Store(offset)
+	n := 0
+	for n < len(l.segs)-1 && l.segs[n+1].base <= offset {
+		n++
+	}
+	l.state.Unlock()
+	if n > 0 {
+		l.deleteOldest(n) // checkpoints the start and trims leader epochs too
+		return offset, nil
+	}
+	l.state.Lock()
+	epochChanged := l.epochs.truncateFromStart(offset)
+	lines := l.epochs.lines()
+	l.state.Unlock()
+	if err := writeOffsetCheckpoint(l.dir, logStartFile, offset, true); err != nil {
+		return offset, fmt.Errorf("%w: checkpoint log start: %v", ErrStorage, err)
+	}
+	if epochChanged {
+		l.writeEpochCheckpoint(lines)
+	}
+	return offset, nil
 }

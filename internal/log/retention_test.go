@@ -1,6 +1,7 @@
 package log
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -230,5 +231,45 @@ func TestMaxTimestampEmpty(t *testing.T) {
 	mustAppend(t, l, simple(2, 1, 50))
 	if off, ts := l.MaxTimestamp(); off != 0 || ts != 50 {
 		t.Fatalf("(%d,%d)", off, ts)
+	}
+}
+
+func TestDeleteRecordsBefore(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 400 // a few batches per segment
+	l := openT(t, dir, cfg)
+	for i := 0; i < 20; i++ {
+		mustAppend(t, l, simple(2, 40, 1000))
+	}
+	segsBefore := len(l.segs)
+	if _, err := l.DeleteRecordsBefore(41); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("beyond the high watermark: %v", err)
+	}
+	low, err := l.DeleteRecordsBefore(13) // mid-batch (12-13), mid-segment
+	if err != nil || low != 13 || l.LogStartOffset() != 13 {
+		t.Fatalf("delete before 13: low %d, %v", low, err)
+	}
+	if len(l.segs) >= segsBefore {
+		t.Fatalf("no segment deleted: %d -> %d", segsBefore, len(l.segs))
+	}
+	if _, err := l.Read(12, 1<<20, true); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read below the new start: %v", err)
+	}
+	res, err := l.Read(13, 1<<20, true)
+	if err != nil || len(res.Records) == 0 || res.LogStartOffset != 13 {
+		t.Fatalf("read at the new start: %v %+v", err, res.LogStartOffset)
+	}
+	if low, _ := l.DeleteRecordsBefore(5); low != 13 {
+		t.Fatalf("moving the start backwards: low %d", low)
+	}
+	// Durable: a reopen (even without a clean close) keeps the start.
+	crash(t, l)
+	l2 := openT(t, dir, cfg)
+	if l2.LogStartOffset() != 13 {
+		t.Fatalf("after reopen the log start is %d", l2.LogStartOffset())
+	}
+	if low, err := l2.DeleteRecordsBefore(-1); err != nil || low != 40 {
+		t.Fatalf("delete up to the high watermark: %d %v", low, err)
 	}
 }
