@@ -90,6 +90,7 @@ func init() {
 		kmsg.OffsetForLeaderEpoch: {0, 4, handleOffsetForLeaderEpoch},
 		kmsg.DescribeConfigs:      {0, 4, handleDescribeConfigs},
 		kmsg.CreatePartitions:     {0, 3, handleCreatePartitions},
+		kmsg.DeleteRecords:        {0, 2, handleDeleteRecords},
 		kmsg.FindCoordinator:      {0, 5, handleFindCoordinator},
 		kmsg.OffsetCommit:         {0, 10, handleOffsetCommit},
 		kmsg.OffsetFetch:          {0, 10, handleOffsetFetch},
