@@ -19,6 +19,8 @@ import (
 func fastGroups(c *config.Config) {
 	c.Consumer.GroupInitialRebalanceDelayMs = 0
 	c.Consumer.GroupMinSessionTimeoutMs = 500
+	c.Consumer.GroupConsumerSessionTimeoutMs = int32(consumerSession848 / time.Millisecond)
+	c.Consumer.GroupConsumerHeartbeatIntervalMs = 250
 }
 
 // groupMember is a franz-go group consumer that records what it got.

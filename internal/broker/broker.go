@@ -100,7 +100,11 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 		InitialRebalanceDelay: time.Duration(cfg.Consumer.GroupInitialRebalanceDelayMs) * time.Millisecond,
 		MinSessionTimeout:     time.Duration(cfg.Consumer.GroupMinSessionTimeoutMs) * time.Millisecond,
 		MaxSessionTimeout:     time.Duration(cfg.Consumer.GroupMaxSessionTimeoutMs) * time.Millisecond,
+		// KIP-848 groups: the broker decides these for its members.
+		ConsumerSessionTimeout:    time.Duration(cfg.Consumer.GroupConsumerSessionTimeoutMs) * time.Millisecond,
+		ConsumerHeartbeatInterval: time.Duration(cfg.Consumer.GroupConsumerHeartbeatIntervalMs) * time.Millisecond,
 	}, logger)
+	b.groups.SetTopicLookup(kafka.NewTopicLookup(b.topics))
 	for _, g := range b.offsets.Groups() {
 		b.groups.Touch(g) // groups with offsets exist, Empty, as in Kafka
 	}

@@ -59,7 +59,10 @@ type Consumer struct {
 	GroupInitialRebalanceDelayMs int64 `toml:"group_initial_rebalance_delay_ms"`
 	GroupMinSessionTimeoutMs     int32 `toml:"group_min_session_timeout_ms"`
 	GroupMaxSessionTimeoutMs     int32 `toml:"group_max_session_timeout_ms"`
-	OffsetsRetentionMinutes      int64 `toml:"offsets_retention_minutes"`
+	// KIP-848 (consumer protocol) groups: the broker sets these.
+	GroupConsumerSessionTimeoutMs    int32 `toml:"group_consumer_session_timeout_ms"`
+	GroupConsumerHeartbeatIntervalMs int32 `toml:"group_consumer_heartbeat_interval_ms"`
+	OffsetsRetentionMinutes          int64 `toml:"offsets_retention_minutes"`
 }
 
 // Allowed values of the enumerated keys.
@@ -100,13 +103,15 @@ func Default() *Config {
 			ProducerIDExpirationMs: 86400000,
 		},
 		Consumer: Consumer{
-			AutoCreateTopics:             true,
-			NumPartitions:                1,
-			ReplicationFactor:            1,
-			GroupInitialRebalanceDelayMs: 3000,
-			GroupMinSessionTimeoutMs:     6000,
-			GroupMaxSessionTimeoutMs:     1800000,
-			OffsetsRetentionMinutes:      10080,
+			AutoCreateTopics:                 true,
+			NumPartitions:                    1,
+			ReplicationFactor:                1,
+			GroupInitialRebalanceDelayMs:     3000,
+			GroupMinSessionTimeoutMs:         6000,
+			GroupMaxSessionTimeoutMs:         1800000,
+			GroupConsumerSessionTimeoutMs:    45000,
+			GroupConsumerHeartbeatIntervalMs: 5000,
+			OffsetsRetentionMinutes:          10080,
 		},
 	}
 }

@@ -42,6 +42,8 @@ func TestDefaultValues(t *testing.T) {
 		{"group_initial_rebalance_delay_ms", c.Consumer.GroupInitialRebalanceDelayMs, int64(3000)},
 		{"group_min_session_timeout_ms", c.Consumer.GroupMinSessionTimeoutMs, int32(6000)},
 		{"group_max_session_timeout_ms", c.Consumer.GroupMaxSessionTimeoutMs, int32(1800000)},
+		{"group_consumer_session_timeout_ms", c.Consumer.GroupConsumerSessionTimeoutMs, int32(45000)},
+		{"group_consumer_heartbeat_interval_ms", c.Consumer.GroupConsumerHeartbeatIntervalMs, int32(5000)},
 		{"offsets_retention_minutes", c.Consumer.OffsetsRetentionMinutes, int64(10080)},
 	}
 	if len(tests) != len(Keys()) {

@@ -33,13 +33,15 @@ var help = map[string]string{
 	"index_interval_bytes":      "bytes of log between offset index entries (0 = index every batch)",
 	"producer_id_expiration_ms": "forget idle idempotent producer ids after this many milliseconds",
 
-	"auto_create_topics":               "create unknown topics on first produce or metadata request",
-	"num_partitions":                   "partitions of auto-created topics and of create requests that ask for the default",
-	"replication_factor":               "replication factor of new topics (single node: must be 1)",
-	"group_initial_rebalance_delay_ms": "wait this long for more members before the first rebalance of a new group",
-	"group_min_session_timeout_ms":     "smallest session timeout a group member may ask for",
-	"group_max_session_timeout_ms":     "largest session timeout a group member may ask for",
-	"offsets_retention_minutes":        "drop committed offsets of empty groups after this many minutes",
+	"auto_create_topics":                   "create unknown topics on first produce or metadata request",
+	"num_partitions":                       "partitions of auto-created topics and of create requests that ask for the default",
+	"replication_factor":                   "replication factor of new topics (single node: must be 1)",
+	"group_initial_rebalance_delay_ms":     "wait this long for more members before the first rebalance of a new group",
+	"group_min_session_timeout_ms":         "smallest session timeout a group member may ask for",
+	"group_max_session_timeout_ms":         "largest session timeout a group member may ask for",
+	"group_consumer_session_timeout_ms":    "session timeout of members of KIP-848 (consumer protocol) groups",
+	"group_consumer_heartbeat_interval_ms": "heartbeat interval the broker gives KIP-848 group members",
+	"offsets_retention_minutes":            "drop committed offsets of empty groups after this many minutes",
 }
 
 // Key describes one configuration key.

@@ -142,6 +142,12 @@ func (c *Config) Validate() error {
 		bad("group_min_session_timeout_ms", co.GroupMinSessionTimeoutMs,
 			"must not exceed group_max_session_timeout_ms (%d)", co.GroupMaxSessionTimeoutMs)
 	}
+	positive("group_consumer_session_timeout_ms", int64(co.GroupConsumerSessionTimeoutMs))
+	positive("group_consumer_heartbeat_interval_ms", int64(co.GroupConsumerHeartbeatIntervalMs))
+	if co.GroupConsumerHeartbeatIntervalMs >= co.GroupConsumerSessionTimeoutMs && co.GroupConsumerSessionTimeoutMs > 0 {
+		bad("group_consumer_heartbeat_interval_ms", co.GroupConsumerHeartbeatIntervalMs,
+			"must be less than group_consumer_session_timeout_ms (%d)", co.GroupConsumerSessionTimeoutMs)
+	}
 	atLeast("offsets_retention_minutes", co.OffsetsRetentionMinutes, 1)
 
 	if len(ve) == 0 {
