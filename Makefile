@@ -24,3 +24,5 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzRequest -fuzztime 30s ./internal/server/
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/compress/
 	$(GO) test -run '^$$' -fuzz FuzzParseHeader -fuzztime 30s ./internal/batch/
+	$(GO) test -run '^$$' -fuzz FuzzConvertLegacy -fuzztime 30s ./internal/batch/
+	$(GO) test -run '^$$' -fuzz FuzzDownConvert -fuzztime 30s ./internal/batch/

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/internal/batch"
 	plog "github.com/chronik-streaming/chronik/internal/log"
 	"github.com/chronik-streaming/chronik/internal/server"
 	"github.com/chronik-streaming/chronik/internal/topics"
@@ -130,15 +131,36 @@ func (h *Handler) readFetch(r *kmsg.FetchRequest, targets []fetchTarget) (int, b
 			continue
 		}
 		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
-		if r.Version < 10 && hasZstd(res.Records) {
+		records := res.Records
+		if r.Version < 4 && len(records) > 0 {
+			// Fetch v0-v3 speak magic 0 (v0-v1) or 1 (v2-v3): down-convert,
+			// dropping headers, as Kafka does.
+			magic := int8(1)
+			if r.Version < 2 {
+				magic = 0
+			}
+			conv, err := batch.DownConvert(records, magic, t.req.FetchOffset)
+			switch {
+			case errors.Is(err, batch.ErrZstdDownConvert) && len(conv) == 0:
+				sp.ErrorCode = kerr.UnsupportedCompressionType.Code
+				anyErr = true
+				continue
+			case err != nil && !errors.Is(err, batch.ErrZstdDownConvert):
+				h.logger.Error("down-converting for an old fetch failed", "topic", t.p.Topic.Name, "partition", t.p.Index, "err", err)
+				sp.ErrorCode = kerr.UnknownServerError.Code
+				anyErr = true
+				continue
+			}
+			records = conv
+		} else if r.Version < 10 && hasZstd(records) {
 			sp.ErrorCode = kerr.UnsupportedCompressionType.Code
 			anyErr = true
 			continue
 		}
-		if len(res.Records) > 0 {
-			sp.RecordBatches = res.Records
+		if len(records) > 0 {
+			sp.RecordBatches = records
 		}
-		n := len(res.Records)
+		n := len(records)
 		total += n
 		remaining -= int64(n)
 		if n > 0 {

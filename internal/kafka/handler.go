@@ -74,13 +74,13 @@ type api struct {
 // in use send (Debian's librdkafka 2.0.2, kafka-python 2.0.2). Produce v0-v2
 // carry the old message formats, up-converted on append (librdkafka 2.0
 // compresses with gzip/snappy only when Produce v0 is advertised); Fetch
-// below v4 needs down-conversion and comes later.
+// v0-v3 get the stored batches down-converted to magic 0 or 1.
 var apis map[kmsg.Key]api
 
 func init() {
 	apis = map[kmsg.Key]api{
 		kmsg.Produce:              {0, 13, handleProduce},
-		kmsg.Fetch:                {4, 17, handleFetch},
+		kmsg.Fetch:                {0, 17, handleFetch},
 		kmsg.ListOffsets:          {0, 11, handleListOffsets},
 		kmsg.Metadata:             {0, 13, handleMetadata},
 		kmsg.ApiVersions:          {0, 4, handleApiVersions},
