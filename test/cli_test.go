@@ -1,6 +1,8 @@
 package test
 
 import (
+	"encoding/json"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -57,6 +59,25 @@ func TestCLIAgainstBroker(t *testing.T) {
 	}
 	if !rows["0 7 10 3"] || !rows["1 10 10 0"] {
 		t.Fatalf("lag rows %v in:\n%s", rows, out)
+	}
+	// The broker computes the same lag over HTTP.
+	resp, err := http.Get("http://" + tb.b.HTTPAddr() + "/api/v1/groups/cligroup/lag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lagResp struct {
+		Total      int64 `json:"total_lag"`
+		Partitions []struct {
+			Partition int32 `json:"partition"`
+			Lag       int64 `json:"lag"`
+		} `json:"partitions"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&lagResp); err != nil || resp.StatusCode != 200 || lagResp.Total != 3 || len(lagResp.Partitions) != 2 {
+		t.Fatalf("GET lag: %d %v %+v", resp.StatusCode, err, lagResp)
+	}
+	resp.Body.Close()
+	if resp, _ := http.Get("http://" + tb.b.HTTPAddr() + "/api/v1/groups/nope/lag"); resp.StatusCode != 404 {
+		t.Fatalf("lag of an unknown group: %d", resp.StatusCode)
 	}
 	if out, err := runCLI(t, "group", "delete", "cligroup", b); err != nil {
 		t.Fatalf("group delete: %v\n%s", err, out)

@@ -6,13 +6,24 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/pprof"
+
+	"github.com/chronik-streaming/chronik/internal/lag"
 )
 
 // Readiness reports whether the broker can serve, and why not.
 type Readiness func() (ready bool, reason string)
 
+// Deps are what the HTTP routes read.
+type Deps struct {
+	Ready Readiness
+	// GroupLag returns a group's per-partition lag; ok is false for an
+	// unknown group.
+	GroupLag func(group string) (parts []lag.Partition, ok bool)
+}
+
 // Handler returns the HTTP routes.
-func Handler(ready Readiness) http.Handler {
+func Handler(d Deps) http.Handler {
+	ready := d.Ready
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -23,6 +34,18 @@ func Handler(ready Readiness) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.HandleFunc("GET /api/v1/groups/{group}/lag", func(w http.ResponseWriter, r *http.Request) {
+		g := r.PathValue("group")
+		parts, ok := d.GroupLag(g)
+		if !ok {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "group " + g + " does not exist"})
+			return
+		}
+		if parts == nil {
+			parts = []lag.Partition{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"group": g, "total_lag": lag.Total(parts), "partitions": parts})
 	})
 	// Profiling for operators chasing CPU or latency (go tool pprof).
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

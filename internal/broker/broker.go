@@ -19,6 +19,7 @@ import (
 	"github.com/chronik-streaming/chronik/internal/config"
 	"github.com/chronik-streaming/chronik/internal/group"
 	"github.com/chronik-streaming/chronik/internal/kafka"
+	"github.com/chronik-streaming/chronik/internal/lag"
 	"github.com/chronik-streaming/chronik/internal/meta"
 	"github.com/chronik-streaming/chronik/internal/offsets"
 	"github.com/chronik-streaming/chronik/internal/server"
@@ -124,7 +125,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 		kafka.Deps{Topics: b.topics, ProducerIDs: txn.NewProducerIDs(b.store), Groups: b.groups, Offsets: b.offsets}, logger)
 	handler.SetStorageObserver(b)
 	b.kafka = server.New(handler, cfg.Server.MaxRequestBytes, logger)
-	b.http = &http.Server{Handler: admin.Handler(b.readiness), ReadHeaderTimeout: 10 * time.Second}
+	b.http = &http.Server{Handler: admin.Handler(admin.Deps{Ready: b.readiness, GroupLag: b.groupLag}), ReadHeaderTimeout: 10 * time.Second}
 
 	b.wg.Add(1)
 	go b.maintain()
@@ -183,6 +184,14 @@ func (b *Broker) expireOffsets(now time.Time) {
 			_ = b.groups.Delete(l.GroupID)
 		}
 	}
+}
+
+// groupLag is a group's lag, for the HTTP API.
+func (b *Broker) groupLag(groupID string) ([]lag.Partition, bool) {
+	if !b.groups.Describe(groupID).Exists {
+		return nil, false
+	}
+	return lag.Group(b.offsets, b.topics, groupID), true
 }
 
 // StorageFailed implements kafka.StorageObserver.
