@@ -169,42 +169,8 @@ func TestKIP848Lifecycle(t *testing.T) {
 		}
 	}
 
-	waitFor(t, 60*time.Second, "all 300 records consumed", func() bool {
-		n := 0
-		for _, m := range ms {
-			n += m.count()
-		}
-		return n >= 300
-	})
-	seen := map[string]bool{}
-	for _, m := range ms {
-		m.mu.Lock()
-		for p, offs := range m.got {
-			for _, o := range offs {
-				k := fmt.Sprintf("%d/%d", p, o)
-				if seen[k] {
-					t.Fatalf("record %s consumed twice", k)
-				}
-				seen[k] = true
-			}
-		}
-		m.mu.Unlock()
-	}
-	if len(seen) != 300 {
-		t.Fatalf("consumed %d distinct records, want 300", len(seen))
-	}
-	waitFor(t, 20*time.Second, "offsets committed", func() bool {
-		os, err := adm.FetchOffsets(context.Background(), "w848")
-		if err != nil {
-			return false
-		}
-		for p := int32(0); p < 6; p++ {
-			if o, ok := os.Lookup("jobs848", p); !ok || o.At != 50 {
-				return false
-			}
-		}
-		return true
-	})
+	waitAllConsumed(t, ms, 300, 60*time.Second)
+	waitCommitted(t, adm, "w848", "jobs848", evenEnd(6, 50))
 
 	// ListGroups: a "consumer" group, Stable; DescribeGroups (classic) does
 	// not describe it; it cannot be deleted while it has members.

@@ -113,6 +113,46 @@ func stableAssignment(t *testing.T, adm *kadm.Client, groupID, topic string, mem
 	return owners
 }
 
+// waitAllConsumed waits until the members together received n records and
+// checks that no record came twice.
+func waitAllConsumed(t *testing.T, ms []*groupMember, n int, timeout time.Duration) {
+	t.Helper()
+	waitFor(t, timeout, fmt.Sprintf("all %d records consumed", n), func() bool {
+		got := 0
+		for _, m := range ms {
+			got += m.count()
+		}
+		return got >= n
+	})
+	seen := map[string]bool{}
+	for _, m := range ms {
+		m.mu.Lock()
+		for p, offs := range m.got {
+			for _, o := range offs {
+				k := fmt.Sprintf("%d/%d", p, o)
+				if seen[k] {
+					m.mu.Unlock()
+					t.Fatalf("record %s consumed twice", k)
+				}
+				seen[k] = true
+			}
+		}
+		m.mu.Unlock()
+	}
+	if len(seen) != n {
+		t.Fatalf("consumed %d distinct records, want %d", len(seen), n)
+	}
+}
+
+// evenEnd is the same end offset on partitions 0..n-1.
+func evenEnd(n int32, at int64) map[int32]int64 {
+	end := map[int32]int64{}
+	for p := int32(0); p < n; p++ {
+		end[p] = at
+	}
+	return end
+}
+
 func produceN(t *testing.T, cl *kgo.Client, topic string, partitions, perPartition int) {
 	t.Helper()
 	var rs []*kgo.Record
@@ -154,43 +194,8 @@ func TestConsumerGroupLifecycle(t *testing.T) {
 			t.Fatalf("member %s owns %d partitions, want 2 each: %v", m, n, owners)
 		}
 	}
-	waitFor(t, 30*time.Second, "all 300 records consumed", func() bool {
-		n := 0
-		for _, m := range ms {
-			n += m.count()
-		}
-		return n >= 300
-	})
-	// Every offset of every partition was consumed, none twice.
-	seen := map[string]bool{}
-	for _, m := range ms {
-		m.mu.Lock()
-		for p, offs := range m.got {
-			for _, o := range offs {
-				k := fmt.Sprintf("%d/%d", p, o)
-				if seen[k] {
-					t.Fatalf("record %s consumed twice", k)
-				}
-				seen[k] = true
-			}
-		}
-		m.mu.Unlock()
-	}
-	if len(seen) != 300 {
-		t.Fatalf("consumed %d distinct records, want 300", len(seen))
-	}
-	waitFor(t, 10*time.Second, "offsets committed at the end", func() bool {
-		os, err := adm.FetchOffsets(context.Background(), "workers")
-		if err != nil {
-			return false
-		}
-		for p := int32(0); p < 6; p++ {
-			if o, ok := os.Lookup("jobs", p); !ok || o.At != 50 {
-				return false
-			}
-		}
-		return true
-	})
+	waitAllConsumed(t, ms, 300, 30*time.Second)
+	waitCommitted(t, adm, "workers", "jobs", evenEnd(6, 50))
 
 	// One leaves: the other two take its partitions.
 	ms[2].cl.Close()
@@ -253,18 +258,7 @@ func TestGroupSurvivesBrokerRestart(t *testing.T) {
 	defer a.cl.Close()
 	defer b.cl.Close()
 	waitFor(t, 30*time.Second, "first 100 records", func() bool { return a.count()+b.count() >= 100 })
-	waitFor(t, 10*time.Second, "commits of the first 100", func() bool {
-		os, err := adm.FetchOffsets(context.Background(), "riders")
-		if err != nil {
-			return false
-		}
-		for p := int32(0); p < 4; p++ {
-			if o, ok := os.Lookup("ride", p); !ok || o.At != 25 {
-				return false
-			}
-		}
-		return true
-	})
+	waitCommitted(t, adm, "riders", "ride", evenEnd(4, 25))
 
 	tb = tb.restartSamePort()
 	adm = tb.admin()
