@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -31,13 +30,7 @@ localhost:9092; several bootstrap addresses may be comma-separated.`,
 		Args: noSubcommand,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	brokers := lookupEnv(env, brokersEnv)
-	if brokers == "" {
-		brokers = defaultBrokers
-	}
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.brokers, "brokers", brokers, "comma-separated bootstrap broker addresses (env "+brokersEnv+")")
-	pf.DurationVar(&o.timeout, "timeout", 15*time.Second, "give up on the broker after this long")
+	o.addFlags(cmd, env)
 
 	cmd.AddCommand(
 		newGroupListCmd(o),

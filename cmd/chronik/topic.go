@@ -41,13 +41,7 @@ localhost:9092; several bootstrap addresses may be comma-separated.`,
 		Args: noSubcommand,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	brokers := lookupEnv(env, brokersEnv)
-	if brokers == "" {
-		brokers = defaultBrokers
-	}
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.brokers, "brokers", brokers, "comma-separated bootstrap broker addresses (env "+brokersEnv+")")
-	pf.DurationVar(&o.timeout, "timeout", 15*time.Second, "give up on the broker after this long")
+	o.addFlags(cmd, env)
 
 	cmd.AddCommand(
 		newTopicCreateCmd(o),
@@ -447,4 +441,16 @@ func errText(err error) string {
 		return "-"
 	}
 	return err.Error()
+}
+
+// addFlags adds the flags that say which broker to talk to; --brokers
+// defaults to CHRONIK_BROKERS, else localhost:9092.
+func (o *adminOpts) addFlags(cmd *cobra.Command, env []string) {
+	brokers := lookupEnv(env, brokersEnv)
+	if brokers == "" {
+		brokers = defaultBrokers
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&o.brokers, "brokers", brokers, "comma-separated bootstrap broker addresses (env "+brokersEnv+")")
+	pf.DurationVar(&o.timeout, "timeout", 15*time.Second, "give up on the broker after this long")
 }
