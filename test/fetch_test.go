@@ -2,8 +2,10 @@ package test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -141,5 +143,40 @@ func TestDeleteRecords(t *testing.T) {
 	start, _ = tb.admin().ListStartOffsets(testContext(t), "trim")
 	if o, _ := start.Lookup("trim", 0); o.Offset != 12 {
 		t.Fatalf("after restart earliest offset %d, want 12", o.Offset)
+	}
+}
+
+// TestRetentionDeletesOldSegments: closed segments whose records are older
+// than retention.ms are deleted by the broker's maintenance; the log start
+// moves to a segment boundary and consumers start there.
+func TestRetentionDeletesOldSegments(t *testing.T) {
+	skipIfShort(t)
+	tb := startBroker(t, "", nil)
+	adm := tb.admin()
+	createTopic(t, adm, "short", 1, map[string]*string{"retention.ms": strp("60000"), "segment.bytes": strp("2000")})
+	cl := tb.client(kgo.DefaultProduceTopic("short"), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	old := time.Now().Add(-time.Hour)
+	for i := 0; i < 20; i++ { // one ~300-byte batch each: several segments
+		r := &kgo.Record{Value: bytes.Repeat([]byte{'o'}, 200), Timestamp: old}
+		if err := cl.ProduceSync(testContext(t), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.ProduceSync(testContext(t), &kgo.Record{Value: []byte("fresh")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var start int64
+	waitFor(t, 20*time.Second, "old segments deleted", func() bool {
+		so, err := adm.ListStartOffsets(context.Background(), "short")
+		if err != nil {
+			return false
+		}
+		o, _ := so.Lookup("short", 0)
+		start = o.Offset
+		return start > 0
+	})
+	got := consumeAll(t, tb.addr, "short", int(21-start))
+	if got[0].Offset != start || string(got[len(got)-1].Value) != "fresh" {
+		t.Fatalf("after retention: first offset %d (start %d), last %q", got[0].Offset, start, got[len(got)-1].Value)
 	}
 }
