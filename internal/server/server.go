@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -221,8 +222,15 @@ func (s *Server) serveConn(c net.Conn) {
 	}
 }
 
-// process parses one frame and runs the handler on it.
-func (s *Server) process(ctx context.Context, c net.Conn, frame []byte, log *slog.Logger) (pending, error) {
+// process parses one frame and runs the handler on it. A handler that
+// panics (a bug) costs its connection, never the broker.
+func (s *Server) process(ctx context.Context, c net.Conn, frame []byte, log *slog.Logger) (p pending, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("request handler panicked; closing the connection", "frame_prefix", fmt.Sprintf("%x", frame[:min(len(frame), 8)]), "panic", r, "stack", string(debug.Stack()))
+			p, err = pending{}, fmt.Errorf("handler panic: %v", r)
+		}
+	}()
 	hdr, err := parseHeaderPrefix(frame)
 	if err != nil {
 		return pending{}, err
@@ -266,7 +274,13 @@ func (s *Server) writeLoop(c net.Conn, queue <-chan pending, cancel context.Canc
 		if failed {
 			continue // drain so the reader never blocks
 		}
-		resp := p.reply()
+		resp, ok := runReply(p, log)
+		if !ok {
+			failed = true
+			cancel()
+			c.Close()
+			continue
+		}
 		if resp == nil {
 			continue
 		}
@@ -306,6 +320,18 @@ func putFrame(fp *[]byte) {
 	if cap(*fp) <= maxPooledBuffer {
 		framePool.Put(fp)
 	}
+}
+
+// runReply runs a Reply; a panicking one answers nothing and closes the
+// connection rather than the broker.
+func runReply(p pending, log *slog.Logger) (resp kmsg.Response, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("reply panicked; closing the connection", "api_key", p.hdr.APIKey, "panic", r, "stack", string(debug.Stack()))
+			resp, ok = nil, false
+		}
+	}()
+	return p.reply(), true
 }
 
 // Response buffers are pooled across connections: fetch responses run to
