@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,6 +74,9 @@ func FuzzRequest(f *testing.F) {
 	h := kafka.New(kafka.Broker{NodeID: 1, Host: "localhost", Port: 9092, ClusterID: store.ClusterID()}, cfg,
 		kafka.Deps{Topics: tm, ProducerIDs: txn.NewProducerIDs(store), Groups: groups, Offsets: offs}, logger)
 	srv := server.New(h, 1<<20, logger)
+	// The server survives handler panics; the fuzzer must still see them.
+	var panicked atomic.Value
+	srv.OnPanic(func(v any) { panicked.Store(fmt.Sprint(v)) })
 
 	// Seeds: a valid request of every API at its lowest and highest version.
 	for key := int16(0); key < 100; key++ {
@@ -102,6 +107,11 @@ func FuzzRequest(f *testing.F) {
 		if len(body) >= 4 && binary.BigEndian.Uint16(body) == 1 {
 			t.Skip()
 		}
+		defer func() {
+			if v := panicked.Load(); v != nil {
+				t.Fatalf("handler panicked: %v", v)
+			}
+		}()
 		client, conn := net.Pipe()
 		done := make(chan struct{})
 		go func() { srv.ServeConn(conn); close(done) }()

@@ -73,7 +73,12 @@ type Server struct {
 	active   atomic.Int64
 	shutdown context.CancelFunc
 	ctx      context.Context
+	onPanic  func(v any)
 }
+
+// OnPanic registers f to hear of recovered handler panics (the fuzz tests
+// turn them into failures; the broker only logs them).
+func (s *Server) OnPanic(f func(v any)) { s.onPanic = f }
 
 // New returns a server; maxRequestBytes caps a frame's size.
 func New(h Handler, maxRequestBytes int32, logger *slog.Logger) *Server {
@@ -229,6 +234,9 @@ func (s *Server) process(ctx context.Context, c net.Conn, frame []byte, log *slo
 		if r := recover(); r != nil {
 			log.Error("request handler panicked; closing the connection", "frame_prefix", fmt.Sprintf("%x", frame[:min(len(frame), 8)]), "panic", r, "stack", string(debug.Stack()))
 			p, err = pending{}, fmt.Errorf("handler panic: %v", r)
+			if s.onPanic != nil {
+				s.onPanic(r)
+			}
 		}
 	}()
 	hdr, err := parseHeaderPrefix(frame)
@@ -274,7 +282,7 @@ func (s *Server) writeLoop(c net.Conn, queue <-chan pending, cancel context.Canc
 		if failed {
 			continue // drain so the reader never blocks
 		}
-		resp, ok := runReply(p, log)
+		resp, ok := s.runReply(p, log)
 		if !ok {
 			failed = true
 			cancel()
@@ -324,11 +332,14 @@ func putFrame(fp *[]byte) {
 
 // runReply runs a Reply; a panicking one answers nothing and closes the
 // connection rather than the broker.
-func runReply(p pending, log *slog.Logger) (resp kmsg.Response, ok bool) {
+func (s *Server) runReply(p pending, log *slog.Logger) (resp kmsg.Response, ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			log.Error("reply panicked; closing the connection", "api_key", p.hdr.APIKey, "panic", r, "stack", string(debug.Stack()))
 			resp, ok = nil, false
+			if s.onPanic != nil {
+				s.onPanic(r)
+			}
 		}
 	}()
 	return p.reply(), true
