@@ -82,6 +82,45 @@ type Config struct {
 	// this from the broker's clock is refused with ErrInvalidTimestamp. Only
 	// the header is checked (records are not decompressed).
 	MessageTimestampDifferenceMaxMs int64
+
+	// Compaction (see cleaner.go). cleanup.policy "delete" is Compact
+	// false (Delete is then ignored: retention applies); "compact" is
+	// Compact true, Delete false (no retention: segments are only
+	// cleaned); "compact,delete" is both true.
+	Compact bool // cleanup.policy contains "compact"
+	Delete  bool // cleanup.policy contains "delete" (only read when Compact is set)
+	// DeleteRetentionMs (delete.retention.ms): how long tombstones stay
+	// after the pass that first kept them. Negative means the default.
+	DeleteRetentionMs int64
+	// MinCleanableDirtyRatio (min.cleanable.dirty.ratio): Clean runs when
+	// the dirty share of the cleanable bytes reaches it. Negative or NaN
+	// means the default (0.5); 0 cleans whenever anything is dirty.
+	MinCleanableDirtyRatio float64
+	// MinCompactionLagMs (min.compaction.lag.ms): segments with records
+	// younger than this are not cleaned.
+	MinCompactionLagMs int64
+	// MaxCompactionLagMs (max.compaction.lag.ms): Clean runs whatever the
+	// dirty ratio once the first dirty batch is older than this, and the
+	// active segment of a compacted log rolls at this age. <= 0 or
+	// math.MaxInt64 means never.
+	MaxCompactionLagMs int64
+	// CleanerDedupeBufferSize (the broker's log.cleaner.dedupe.buffer.size):
+	// bounds the key map of one pass, at 24 bytes a key; 0 means 32 MiB.
+	CleanerDedupeBufferSize int64
+}
+
+// retentionApplies reports whether time and size retention delete
+// segments (cleanup.policy delete or compact,delete).
+func (c Config) retentionApplies() bool { return !c.Compact || c.Delete }
+
+// segmentMs is the age at which the active segment rolls: segment.ms,
+// capped by max.compaction.lag.ms on compacted logs (as Kafka).
+func (c Config) segmentMs() int64 {
+	ms := c.SegmentMs
+	if c.Compact && c.MaxCompactionLagMs > 0 && c.MaxCompactionLagMs < math.MaxInt64 && (ms <= 0 || c.MaxCompactionLagMs < ms) {
+		ms = c.MaxCompactionLagMs
+	}
+	return ms
 }
 
 // Kafka defaults.
@@ -103,6 +142,9 @@ func DefaultConfig() Config {
 		MaxMessageBytes: DefaultMaxMessageBytes, IndexIntervalBytes: DefaultIndexIntervalBytes,
 		Fsync: FsyncAlways, FlushIntervalMs: DefaultFlushIntervalMs,
 		ProducerIDExpirationMs: DefaultProducerIDExpirationMs,
+		DeleteRetentionMs:      DefaultDeleteRetentionMs,
+		MinCleanableDirtyRatio: DefaultMinCleanableDirtyRatio,
+		MaxCompactionLagMs:     math.MaxInt64,
 	}
 }
 
@@ -124,6 +166,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProducerIDExpirationMs <= 0 {
 		c.ProducerIDExpirationMs = DefaultProducerIDExpirationMs
+	}
+	if c.DeleteRetentionMs < 0 {
+		c.DeleteRetentionMs = DefaultDeleteRetentionMs
+	}
+	if c.MinCleanableDirtyRatio < 0 || math.IsNaN(c.MinCleanableDirtyRatio) {
+		c.MinCleanableDirtyRatio = DefaultMinCleanableDirtyRatio
+	}
+	if c.MinCompactionLagMs < 0 {
+		c.MinCompactionLagMs = 0
+	}
+	if c.CleanerDedupeBufferSize <= 0 {
+		c.CleanerDedupeBufferSize = DefaultCleanerDedupeBufferSize
 	}
 	return c
 }
@@ -210,6 +264,10 @@ type Log struct {
 	syncedOffset            atomic.Int64 // everything below is fsynced
 	fsyncs                  atomic.Int64
 	epoch                   atomic.Int32
+
+	cleanMu       sync.Mutex // serialises Clean
+	cleanerBroken bool       // a swap failed after its commit point (mu)
+	cleanHorizon  int64      // earliest delete horizon of a kept tombstone, 0 unknown (mu)
 
 	flushMu sync.Mutex // held while fsyncing the active segment
 	flusher *flusher
@@ -379,6 +437,11 @@ func (l *Log) validate(b []byte, cfg *Config, nowMs int64) (batch.Header, error)
 	if h.HasProducerID() && !h.IsControl() && h.BaseSequence < 0 {
 		return h, fmt.Errorf("%w: producer %d batch without a sequence number", ErrInvalidRecord, h.ProducerID)
 	}
+	if cfg.Compact {
+		if err := validateCompactable(b, h); err != nil {
+			return h, err
+		}
+	}
 	if d := cfg.MessageTimestampDifferenceMaxMs; d > 0 && cfg.TimestampType == CreateTime {
 		for _, ts := range []int64{h.BaseTimestamp, h.MaxTimestamp} {
 			if ts < nowMs-d || ts > nowMs+d {
@@ -400,6 +463,8 @@ func (l *Log) validate(b []byte, cfg *Config, nowMs int64) (batch.Header, error)
 //
 // Errors: ErrCorruptMessage, ErrInvalidRecord, ErrMessageTooLarge,
 // ErrInvalidTimestamp, ErrOutOfOrderSequence, ErrInvalidProducerEpoch,
+// ErrInvalidRecord also for a record without a key on a compacted log
+// (only then are the records decompressed and decoded),
 // ErrStorage (nothing was written; the log stays usable), ErrClosed.
 func (l *Log) Append(b []byte) (AppendResult, error) {
 	cfg := l.cfg.Load()
@@ -523,7 +588,7 @@ func (l *Log) shouldRoll(s *segment, h batch.Header, size int64, now time.Time, 
 	return s.size+size > cfg.SegmentBytes ||
 		s.size+size > math.MaxInt32 ||
 		last-s.base > math.MaxInt32 ||
-		(cfg.SegmentMs > 0 && now.Sub(s.rollBase).Milliseconds() >= cfg.SegmentMs)
+		(cfg.segmentMs() > 0 && now.Sub(s.rollBase).Milliseconds() >= cfg.segmentMs())
 }
 
 // roll closes the active segment (final time index entry, fsync of all its
@@ -626,6 +691,12 @@ func (l *Log) Read(offset int64, maxBytes int32, minOneBatch bool) (ReadResult, 
 		s := l.segs[i]
 		limit := l.readLimitLocked(s)
 		if limit <= 0 {
+			if s.size == 0 && s.base < l.hwSeg.base {
+				// A closed segment left empty by the cleaner.
+				after = s.base
+				l.state.RUnlock()
+				continue
+			}
 			l.state.RUnlock()
 			return res, nil
 		}

@@ -21,6 +21,9 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, found
 		s := l.segs[i]
 		limit := l.readLimitLocked(s)
 		if limit <= 0 {
+			if s.size == 0 && s.base < l.hwSeg.base {
+				continue // a closed segment left empty by the cleaner
+			}
 			break
 		}
 		if s.maxTS < ts {

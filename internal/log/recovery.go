@@ -48,6 +48,10 @@ func (e *errCorrupt) Error() string { return fmt.Sprintf("at position %d: %v", e
 func (e *errCorrupt) Unwrap() error { return e.err }
 
 func (l *Log) load() error {
+	swapFrom, err := l.completeSwaps()
+	if err != nil {
+		return err
+	}
 	bases, err := l.listDir()
 	if err != nil {
 		return err
@@ -72,6 +76,11 @@ func (l *Log) load() error {
 		markerVals, _ = parseInts(marker[0], 3)
 	}
 	clean := markerVals != nil
+	if swapFrom >= 0 {
+		// A completed swap: recover from the swapped-in segment on.
+		clean, markerVals = false, nil
+		recoveryPoint = min(recoveryPoint, swapFrom)
+	}
 
 	if len(bases) == 0 {
 		s, err := openSegment(l.dir, logStartCkpt, true)
@@ -405,7 +414,7 @@ func (l *Log) recoverSegment(s *segment, expect, interval int64) (*errCorrupt, e
 				return nil, fmt.Errorf("read %s at %d: %w", s.log.Name(), pos, err)
 			}
 		}
-		if _, err := batch.Validate(b); err != nil {
+		if _, err := validateStored(b); err != nil {
 			return &errCorrupt{pos, err}, nil
 		}
 		if h.BaseOffset < expect {

@@ -27,13 +27,17 @@ func (l *Log) Maintain(now time.Time) {
 	}
 	cfg := l.config()
 
-	if s := l.active(); cfg.SegmentMs > 0 && s.size > 0 && now.Sub(s.rollBase).Milliseconds() >= cfg.SegmentMs {
+	if s := l.active(); cfg.segmentMs() > 0 && s.size > 0 && now.Sub(s.rollBase).Milliseconds() >= cfg.segmentMs() {
 		if err := l.roll(now); err != nil {
 			l.logger.Error("time-based roll failed", "dir", l.dir, "err", err)
 		}
 	}
 
-	if n := l.deletableSegments(now, cfg); n > 0 {
+	// cleanup.policy=compact alone keeps every segment (Clean compacts
+	// them); after a failed swap nothing is deleted until a restart.
+	if !cfg.retentionApplies() || l.cleanerBroken {
+		// no retention
+	} else if n := l.deletableSegments(now, cfg); n > 0 {
 		l.deleteOldest(n)
 	}
 

@@ -100,29 +100,35 @@ type segment struct {
 // openSegment opens (creating if asked) the three files of a segment. The
 // caller loads or recovers its state.
 func openSegment(dir string, base int64, create bool) (*segment, error) {
+	return openSegmentAs(dir, base, "", create)
+}
+
+// openSegmentAs opens a segment whose file names end with tail after the
+// usual suffix (".cleaned" for the cleaner's output; "" for a segment).
+func openSegmentAs(dir string, base int64, tail string, create bool) (*segment, error) {
 	flag := os.O_RDWR
 	if create {
 		flag |= os.O_CREATE | os.O_TRUNC
 	}
-	lf, err := openFile(segmentName(dir, base, logSuffix), flag)
+	lf, err := openFile(segmentName(dir, base, logSuffix)+tail, flag)
 	if err != nil {
 		return nil, err
 	}
 	if create {
 		// Stale indexes of an earlier segment with the same name must go.
 		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
-			if err := os.Remove(segmentName(dir, base, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := os.Remove(segmentName(dir, base, suf) + tail); err != nil && !errors.Is(err, os.ErrNotExist) {
 				lf.Close()
 				return nil, err
 			}
 		}
 	}
-	ix, err := openOffsetIndex(segmentName(dir, base, indexSuffix))
+	ix, err := openOffsetIndex(segmentName(dir, base, indexSuffix) + tail)
 	if err != nil {
 		lf.Close()
 		return nil, err
 	}
-	ti, err := openTimeIndex(segmentName(dir, base, timeIndexSuffix))
+	ti, err := openTimeIndex(segmentName(dir, base, timeIndexSuffix) + tail)
 	if err != nil {
 		lf.Close()
 		ix.f.Close()

@@ -426,7 +426,19 @@ func (m *Manager) logConfig(explicit map[string]string) plog.Config {
 	case "never":
 		fsync = plog.FsyncNever
 	}
+	policy, _ := m.ConfigValue(explicit, "cleanup.policy")
+	ratioText, _ := m.ConfigValue(explicit, "min.cleanable.dirty.ratio")
+	ratio, err := strconv.ParseFloat(ratioText, 64)
+	if err != nil {
+		ratio = -1 // the log's default
+	}
 	return plog.Config{
+		Compact:                strings.Contains(policy, "compact"),
+		Delete:                 strings.Contains(policy, "delete"),
+		DeleteRetentionMs:      num("delete.retention.ms"),
+		MinCleanableDirtyRatio: ratio,
+		MinCompactionLagMs:     num("min.compaction.lag.ms"),
+		MaxCompactionLagMs:     num("max.compaction.lag.ms"),
 		SegmentBytes:           num("segment.bytes"),
 		SegmentMs:              num("segment.ms"),
 		RetentionMs:            num("retention.ms"),
@@ -441,11 +453,15 @@ func (m *Manager) logConfig(explicit map[string]string) plog.Config {
 }
 
 // Maintain runs periodic log maintenance (segment roll by age, retention,
-// producer expiry) on every partition.
+// producer expiry, compaction) on every partition.
 func (m *Manager) Maintain(now time.Time) {
 	for _, t := range m.List() {
 		for _, p := range m.Partitions(t) {
 			p.Log.Maintain(now)
+			// A no-op unless cleanup.policy has compact.
+			if _, err := p.Log.Clean(now); err != nil {
+				m.logger.Warn("compaction failed", "topic", t.Name, "partition", p.Index, "err", err)
+			}
 		}
 	}
 }
