@@ -106,6 +106,14 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 		ConsumerHeartbeatInterval: time.Duration(cfg.Consumer.GroupConsumerHeartbeatIntervalMs) * time.Millisecond,
 	}, logger)
 	b.groups.SetTopicLookup(kafka.NewTopicLookup(b.topics))
+	// Group membership persists in the offsets store: members of stable
+	// groups carry on across a restart.
+	b.groups.SetMetadataStore(b.offsets)
+	if md, err := b.offsets.GroupMetadata(); err != nil {
+		logger.Warn("stored group metadata unreadable; groups start empty", "err", err)
+	} else {
+		b.groups.RestoreGroups(md)
+	}
 	for _, g := range b.offsets.Groups() {
 		b.groups.Touch(g) // groups with offsets exist, Empty, as in Kafka
 	}

@@ -18,8 +18,10 @@ package group
 //     partition is handed to its new owner only once no other member holds
 //     it (UNRELEASED_PARTITIONS until then).
 //
-// Group state is not persisted: after a restart, members rejoin (their
-// heartbeats get UNKNOWN_MEMBER_ID) and resume from committed offsets.
+// With a MetadataStore, a heartbeat that changes the group is persisted
+// before it is answered (persist.go), so members carry on across a
+// restart; without one, members rejoin after a restart (their heartbeats
+// get UNKNOWN_MEMBER_ID) and resume from committed offsets.
 
 import (
 	"errors"
@@ -268,6 +270,8 @@ type consumerGroup struct {
 	resolved        map[string][]string // regex -> matching topic names (sorted)
 	compiled        map[string]*regexp.Regexp
 	emptySince      time.Time
+	// writes are the metadata writes queued under mu, done by unlock.
+	writes []*persistWrite
 }
 
 func newConsumerGroup(c *Coordinator, id string) *consumerGroup {
@@ -304,6 +308,8 @@ func (g *consumerGroup) state() string {
 // converts it); a non-empty classic group makes the id unusable here
 // (ErrGroupIDNotFound, as Kafka with online migration disabled).
 func (c *Coordinator) getOrCreateConsumerGroup(id string, create bool) (*consumerGroup, error) {
+	var ws []*persistWrite
+	defer func() { c.flushWrites(ws) }() // after the locks are released
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -317,6 +323,8 @@ func (c *Coordinator) getOrCreateConsumerGroup(id string, create bool) (*consume
 		isEmpty := cg.state == empty || cg.state == dead
 		if isEmpty && create {
 			cg.shutdown(ErrCoordinatorNotAvailable)
+			cg.storeDelete()
+			ws = cg.takeWrites()
 			delete(c.groups, id)
 			c.log.Info("converted the empty classic group to a consumer group", "group", id)
 		}
@@ -408,16 +416,16 @@ func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeatRequest) ConsumerHe
 		return ConsumerHeartbeatResult{Err: err}
 	}
 	if g == nil {
-		// Kafka answers GROUP_ID_NOT_FOUND for an unknown group. Chronik
-		// does not persist group membership, so a member of a group the
-		// coordinator no longer knows (after a restart) is told what Kafka
-		// tells a member it has expired, and rejoins.
+		// Kafka answers GROUP_ID_NOT_FOUND for an unknown group. A member
+		// of a group the coordinator does not know (lost across a restart:
+		// no metadata store, or its write failed) is told what Kafka tells
+		// a member it has expired, and rejoins.
 		return ConsumerHeartbeatResult{Err: fmt.Errorf("%w: member %s is not a member of group %s",
 			ErrUnknownMemberID, req.MemberID, req.GroupID)}
 	}
 	topics := c.topicsNow()
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	defer g.unlock()
 	if g.dead {
 		return ConsumerHeartbeatResult{Err: ErrCoordinatorNotAvailable}
 	}
@@ -483,6 +491,10 @@ func (g *consumerGroup) heartbeat(req *ConsumerHeartbeatRequest, topics []TopicI
 			m = existing
 		}
 	}
+
+	// What is persisted of the member, to tell whether this heartbeat
+	// changed the group (maps and slices are replaced, never modified).
+	before := *m
 
 	// Validate what could still fail before changing anything.
 	newRegex := m.regex
@@ -560,6 +572,9 @@ func (g *consumerGroup) heartbeat(req *ConsumerHeartbeatRequest, topics []TopicI
 	// 3. Reconcile the member towards its target.
 	g.reconcile(m, req.Topics)
 	g.scheduleSession(m)
+	if isNew || bump || memberChanged(&before, m) {
+		g.store()
+	}
 
 	res := ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: m.epoch, HeartbeatInterval: g.c.heartbeatInterval()}
 	full := req.MemberEpoch == 0 || (req.RebalanceTimeoutMs != -1 &&
@@ -877,6 +892,7 @@ func (g *consumerGroup) fenceMember(m *cmember, reason string) {
 	g.removeMember(m)
 	g.refreshSubscription(g.c.topicsNow())
 	g.groupEpoch++
+	g.store()
 }
 
 func (g *consumerGroup) scheduleSession(m *cmember) {
@@ -887,7 +903,7 @@ func (g *consumerGroup) scheduleSession(m *cmember) {
 	seq := m.sessionSeq
 	m.sessionTimer = time.AfterFunc(g.c.sessionTimeout(), func() {
 		g.mu.Lock()
-		defer g.mu.Unlock()
+		defer g.unlock()
 		if g.dead || g.members[m.id] != m || m.sessionSeq != seq {
 			return
 		}
@@ -907,7 +923,7 @@ func (g *consumerGroup) scheduleRebalanceTimeout(m *cmember) {
 	}
 	m.rebalanceTimer = time.AfterFunc(timeout, func() {
 		g.mu.Lock()
-		defer g.mu.Unlock()
+		defer g.unlock()
 		if g.dead || g.members[m.id] != m || m.rebalanceSeq != seq || m.epoch != epoch {
 			return
 		}
@@ -928,7 +944,7 @@ func (c *Coordinator) consumerLeave(req *ConsumerHeartbeatRequest) ConsumerHeart
 		return ConsumerHeartbeatResult{Err: fmt.Errorf("%w: consumer group %s not found", ErrGroupIDNotFound, req.GroupID)}
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	defer g.unlock()
 	if g.dead {
 		return ConsumerHeartbeatResult{Err: ErrCoordinatorNotAvailable}
 	}
@@ -957,6 +973,7 @@ func (c *Coordinator) consumerLeave(req *ConsumerHeartbeatRequest) ConsumerHeart
 		m.revoking = epochSet{}
 		m.cancelRebalanceTimer()
 		g.setOwnership(m, prevAssigned, prevRevoking)
+		g.store()
 		res.MemberID = m.id
 		return res
 	}
@@ -1193,4 +1210,32 @@ func (g *consumerGroup) shutdown() {
 // (the Kafka handlers install theirs on first use when the broker did not).
 func (c *Coordinator) SetTopicLookupIfUnset(l TopicLookup) {
 	c.topicLookup.CompareAndSwap(nil, &l)
+}
+
+// memberChanged reports whether a heartbeat changed what is persisted of a
+// member (before is a copy taken before the heartbeat changed it).
+func memberChanged(before, m *cmember) bool {
+	return before.epoch != m.epoch || before.prevEpoch != m.prevEpoch || before.state != m.state ||
+		before.rebalanceTimeout != m.rebalanceTimeout || before.regex != m.regex || before.assignor != m.assignor ||
+		before.clientID != m.clientID || before.clientHost != m.clientHost ||
+		!equalStrPtr(before.instanceID, m.instanceID) || !equalStrPtr(before.rackID, m.rackID) ||
+		!slices.Equal(before.subscribed, m.subscribed) ||
+		!equalEpochs(before.assigned, m.assigned) || !equalEpochs(before.revoking, m.revoking)
+}
+
+func equalStrPtr(a, b *string) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+func equalEpochs(a, b epochSet) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for t, ps := range a {
+		qs, ok := b[t]
+		if !ok || !maps.Equal(ps, qs) {
+			return false
+		}
+	}
+	return true
 }

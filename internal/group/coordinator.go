@@ -15,6 +15,7 @@
 package group
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,12 @@ type Coordinator struct {
 	topicLookup atomic.Pointer[TopicLookup]
 	closed      bool
 	done        chan struct{}
+
+	// Group metadata persistence (persist.go).
+	store         atomic.Pointer[MetadataStore]
+	persist       persister
+	persistMu     sync.RWMutex // held shared by writes, exclusively by Close
+	persistClosed bool
 }
 
 // NewCoordinator returns a coordinator; zero Config fields take Kafka's
@@ -78,6 +85,9 @@ func (c *Coordinator) Close() {
 		g.shutdown()
 		g.mu.Unlock()
 	}
+	// Writes in flight finish; nothing is written about the shutdown, so
+	// the stored groups come back as they were.
+	c.closePersistence()
 }
 
 func (c *Coordinator) isClosed() bool {
@@ -177,7 +187,7 @@ func (c *Coordinator) Join(ctx context.Context, req JoinRequest) JoinResult {
 		g.doCurrentMemberJoin(&req, protocols, ch)
 	}
 	g.tryCompleteJoin()
-	g.mu.Unlock()
+	g.unlock()
 
 	select {
 	case r := <-ch:
@@ -311,8 +321,14 @@ func (c *Coordinator) Sync(ctx context.Context, req SyncRequest) SyncResult {
 
 	ch := make(chan SyncResult, 1)
 	g.mu.Lock()
-	g.doSync(&req, ch)
-	g.mu.Unlock()
+	done := g.doSync(&req, ch)
+	g.unlock()
+	if done != nil {
+		// The generation's record is durable: hand out the assignments.
+		g.mu.Lock()
+		g.completeSync(done)
+		g.unlock()
+	}
 
 	select {
 	case r := <-ch:
@@ -334,23 +350,44 @@ func (c *Coordinator) Sync(ctx context.Context, req SyncRequest) SyncResult {
 	}
 }
 
-func (g *group) doSync(req *SyncRequest, ch chan SyncResult) {
+// syncCompletion is a leader's SyncGroup whose assignment is being stored;
+// it is applied once the write is done (Kafka's storeGroup callback).
+type syncCompletion struct {
+	generation  int32
+	assignments map[string][]byte
+}
+
+// completeSync applies a stored leader assignment, unless the group moved
+// on meanwhile (a rebalance started, which answered the parked syncs).
+func (g *group) completeSync(s *syncCompletion) {
+	if g.syncing != s || g.state != completingRebalance || g.generation != s.generation {
+		return
+	}
+	g.syncing = nil
+	g.setAndPropagateAssignment(s.assignments)
+	g.transitionTo(stable)
+}
+
+// doSync handles a SyncGroup under the group lock. With a metadata store,
+// the leader's assignment is returned to be applied (completeSync) once
+// its record has been written.
+func (g *group) doSync(req *SyncRequest, ch chan SyncResult) *syncCompletion {
 	if g.state == dead {
 		ch <- SyncResult{Err: ErrCoordinatorNotAvailable}
-		return
+		return nil
 	}
 	if err := g.validateCurrentMember(req.MemberID, req.InstanceID); err != nil {
 		ch <- SyncResult{Err: err}
-		return
+		return nil
 	}
 	if req.GenerationID != g.generation {
 		ch <- SyncResult{Err: ErrIllegalGeneration}
-		return
+		return nil
 	}
 	if req.ProtocolType != nil && g.protocolType != "" && *req.ProtocolType != g.protocolType ||
 		req.ProtocolName != nil && g.hasProtocol && *req.ProtocolName != g.protocolName {
 		ch <- SyncResult{Err: ErrInconsistentGroupProtocol}
-		return
+		return nil
 	}
 	m := g.members[req.MemberID]
 	switch g.state {
@@ -367,14 +404,27 @@ func (g *group) doSync(req *SyncRequest, ch chan SyncResult) {
 		if m.id == g.leader {
 			g.c.log.Info("assignment received from leader", "group", g.id, "leader", m.id,
 				"generation", g.generation, "members", len(g.members))
-			g.setAndPropagateAssignment(req.Assignments)
-			g.transitionTo(stable)
+			if g.c.metadataStore() == nil {
+				g.setAndPropagateAssignment(req.Assignments)
+				g.transitionTo(stable)
+				return nil
+			}
+			// As Kafka: the group is stored before any member gets its
+			// assignment; meanwhile it stays CompletingRebalance.
+			done := &syncCompletion{generation: g.generation, assignments: map[string][]byte{}}
+			for id, a := range req.Assignments {
+				done.assignments[id] = bytes.Clone(a)
+			}
+			g.syncing = done
+			g.storeRecord(g.stableRecord(done.assignments))
+			return done
 		}
 	case stable:
 		g.removePendingSyncMember(m.id)
 		ch <- SyncResult{ProtocolType: g.protocolType, ProtocolName: g.protocolName, Assignment: m.assignment}
 		g.rescheduleHeartbeat(m, m.sessionTimeout)
 	}
+	return nil
 }
 
 // Heartbeat handles Heartbeat: nil in Stable and CompletingRebalance,
@@ -440,7 +490,7 @@ func (c *Coordinator) Leave(groupID string, members []LeaveMember) (perMember []
 		return perMember, nil
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	defer g.unlock()
 	if g.state == dead {
 		return nil, ErrCoordinatorNotAvailable
 	}
@@ -675,6 +725,8 @@ func (c *Coordinator) List(states, types []string) []Listing {
 // offset expiry should also Delete an Empty group once its last offset
 // expires, as Kafka does.
 func (c *Coordinator) Delete(groupID string) error {
+	var ws []*persistWrite
+	defer func() { c.flushWrites(ws) }() // after the locks are released
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -687,6 +739,9 @@ func (c *Coordinator) Delete(groupID string) error {
 			return ErrNonEmptyGroup
 		}
 		cg.shutdown()
+		cg.storeDelete()
+		ws = cg.writes
+		cg.writes = nil
 		delete(c.cgroups, groupID)
 		c.log.Info("consumer group deleted", "group", groupID)
 		return nil
@@ -703,6 +758,8 @@ func (c *Coordinator) Delete(groupID string) error {
 		return ErrGroupIDNotFound
 	case empty:
 		g.shutdown(ErrCoordinatorNotAvailable)
+		g.storeDelete()
+		ws = g.takeWrites()
 		delete(c.groups, groupID)
 		c.log.Info("group deleted", "group", groupID)
 		return nil
@@ -764,6 +821,8 @@ func (c *Coordinator) EmptySince(groupID string) (since time.Time, ok bool) {
 // Kafka does; a consumer group with members refuses classic members
 // (ErrInconsistentGroupProtocol: Chronik does not run mixed groups).
 func (c *Coordinator) claimForClassic(groupID string) error {
+	var ws []*persistWrite
+	defer func() { c.flushWrites(ws) }() // after the locks are released
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cg := c.cgroups[groupID]
@@ -776,6 +835,9 @@ func (c *Coordinator) claimForClassic(groupID string) error {
 		return fmt.Errorf("%w: group %s is a consumer group with members using the consumer protocol", ErrInconsistentGroupProtocol, groupID)
 	}
 	cg.shutdown()
+	cg.storeDelete()
+	ws = cg.writes
+	cg.writes = nil
 	delete(c.cgroups, groupID)
 	c.log.Info("converted the empty consumer group to a classic group", "group", groupID)
 	return nil

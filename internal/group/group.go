@@ -156,6 +156,13 @@ type group struct {
 	joinSeq     uint64
 	syncTimer   *time.Timer
 	syncSeq     uint64
+
+	// stored is the group's record as last queued for the metadata store
+	// (nil: none); writes are the writes queued under g.mu, done by unlock;
+	// syncing is the leader assignment being stored (persist.go).
+	stored  *classicRecord
+	writes  []*persistWrite
+	syncing *syncCompletion
 }
 
 func newGroup(c *Coordinator, id string) *group {
@@ -329,6 +336,7 @@ func (g *group) remove(id string) {
 		m.stopHeartbeat()
 		g.invokeJoin(m, joinError("", ErrUnknownMemberID))
 		g.invokeSync(m, SyncResult{Err: ErrUnknownMemberID})
+		g.storeRemoved(id)
 	}
 	if id != "" && g.leader == id {
 		g.leader = ""
@@ -376,6 +384,7 @@ func (g *group) replaceStaticMember(instanceID, oldID, newID string) *member {
 		g.leader = newID
 	}
 	g.static[instanceID] = newID
+	g.storeReplaced(oldID, newID)
 	// Kafka leaves the old id in the pending-sync set, which then can only
 	// expire into a rebalance; expect the sync from the new id instead.
 	if _, ok := g.pendingSync[oldID]; ok {

@@ -25,6 +25,15 @@ func newCoord(t *testing.T, cfg Config) *Coordinator {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	c := NewCoordinator(cfg, logger)
+	// Tests run as the broker runs: with group metadata persisted (the
+	// leader's SyncGroup completes once the group is stored).
+	// GROUP_TEST_NO_STORE=1 runs them without a store;
+	// GROUP_TEST_STORE_DELAY=5ms makes every write take that long (fsync).
+	if os.Getenv("GROUP_TEST_NO_STORE") == "" {
+		s := newMemStore()
+		s.delay, _ = time.ParseDuration(os.Getenv("GROUP_TEST_STORE_DELAY"))
+		c.SetMetadataStore(s)
+	}
 	t.Cleanup(c.Close)
 	return c
 }

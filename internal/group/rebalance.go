@@ -18,7 +18,7 @@ func (g *group) rescheduleHeartbeat(m *member, timeout time.Duration) {
 // expireHeartbeat runs when a member's deadline passes without a heartbeat.
 func (g *group) expireHeartbeat(m *member, seq uint64) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	defer g.unlock()
 	if g.state == dead || m.hbSeq != seq || g.members[m.id] != m {
 		return
 	}
@@ -36,7 +36,7 @@ func (g *group) addPendingMember(id string, timeout time.Duration) {
 	p := &pendingMember{}
 	p.timer = time.AfterFunc(timeout, func() {
 		g.mu.Lock()
-		defer g.mu.Unlock()
+		defer g.unlock()
 		if g.pending[id] != p || g.state == dead {
 			return
 		}
@@ -190,7 +190,7 @@ func (g *group) scheduleJoin(d time.Duration) {
 	seq := g.joinSeq
 	g.joinTimer = time.AfterFunc(d, func() {
 		g.mu.Lock()
-		defer g.mu.Unlock()
+		defer g.unlock()
 		if g.joinSeq != seq || g.state != preparingRebalance {
 			return
 		}
@@ -207,7 +207,7 @@ func (g *group) scheduleInitialJoin(delay, remaining time.Duration) {
 	seq := g.joinSeq
 	g.joinTimer = time.AfterFunc(delay, func() {
 		g.mu.Lock()
-		defer g.mu.Unlock()
+		defer g.unlock()
 		if g.joinSeq != seq || g.state != preparingRebalance {
 			return
 		}
@@ -300,6 +300,7 @@ func (g *group) initNextGeneration() {
 	} else {
 		g.protocolName, g.hasProtocol = "", false
 		g.transitionTo(empty)
+		g.storeEmpty()
 	}
 	clear(g.pendingSync)
 }
@@ -311,7 +312,7 @@ func (g *group) schedulePendingSync() {
 	seq, generation := g.syncSeq, g.generation
 	g.syncTimer = time.AfterFunc(g.rebalanceTimeout(), func() {
 		g.mu.Lock()
-		defer g.mu.Unlock()
+		defer g.unlock()
 		if g.syncSeq != seq {
 			return
 		}

@@ -59,7 +59,11 @@ const formatVersion = 1
 var (
 	bucketMeta   = []byte("meta")
 	bucketGroups = []byte("groups")
-	keyFormat    = []byte("format")
+	// bucketGroupMeta holds each group's membership metadata (what Kafka
+	// writes as GroupMetadata records in __consumer_offsets), keyed by group
+	// id. The value is opaque to the store: the group coordinator encodes it.
+	bucketGroupMeta = []byte("groupmeta")
+	keyFormat       = []byte("format")
 )
 
 // ErrEmptyGroup is returned for writes with an empty group id (Kafka answers
@@ -146,6 +150,9 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 			}
 		case len(v) != 1 || v[0] != formatVersion:
 			return fmt.Errorf("unsupported format %v (this version reads format %d)", v, formatVersion)
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketGroupMeta); err != nil {
+			return err
 		}
 		gb, err := tx.CreateBucketIfNotExists(bucketGroups)
 		if err != nil {
@@ -464,6 +471,71 @@ func (s *Store) deleteLocked(tps map[string][]TP, groups []string) error {
 		}
 	}
 	return nil
+}
+
+// PutGroupMetadata durably stores group's membership metadata (an opaque
+// record encoded by the group coordinator), replacing the previous one, and
+// returns once it is fsynced. It shares Commit's group-commit transactions.
+// The caller orders concurrent writes of the same group.
+func (s *Store) PutGroupMetadata(group string, data []byte) error {
+	if group == "" {
+		return ErrEmptyGroup
+	}
+	if err := s.batchMeta(func(b *bolt.Bucket) error { return b.Put([]byte(group), data) }); err != nil {
+		return fmt.Errorf("store metadata of group %q: %w", group, err)
+	}
+	return nil
+}
+
+// DeleteGroupMetadata durably removes group's membership metadata; a group
+// without any is not an error.
+func (s *Store) DeleteGroupMetadata(group string) error {
+	if group == "" {
+		return nil
+	}
+	if err := s.batchMeta(func(b *bolt.Bucket) error { return b.Delete([]byte(group)) }); err != nil {
+		return fmt.Errorf("delete metadata of group %q: %w", group, err)
+	}
+	return nil
+}
+
+// batchMeta runs fn on the group metadata bucket in a shared (DB.Batch)
+// write transaction.
+func (s *Store) batchMeta(fn func(*bolt.Bucket) error) error {
+	s.writeMu.RLock()
+	defer s.writeMu.RUnlock()
+	if s.isClosed() {
+		return ErrClosed
+	}
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		if s.lastTx.Swap(tx) != tx {
+			s.txs.Add(1)
+		}
+		return fn(tx.Bucket(bucketGroupMeta))
+	})
+}
+
+// GroupMetadata returns every group's stored membership metadata, by group
+// id (read from disk; the broker calls it once, at start).
+func (s *Store) GroupMetadata() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	if s.isClosed() {
+		return out, ErrClosed
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketGroupMeta)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			out[string(k)] = slices.Clone(v)
+			return nil
+		})
+	})
+	if err != nil {
+		return out, fmt.Errorf("read group metadata: %w", err)
+	}
+	return out, nil
 }
 
 // commitTxs returns the number of write transactions Commit has used.
