@@ -23,7 +23,8 @@ import (
 // the first dirty offset): the clean section before it has been compacted,
 // the dirty section after it has not. The cleanable range ends at the first
 // segment that may not be cleaned: the active segment, a segment holding
-// data at or above the high watermark (= LSO), or a segment with records
+// data at or above the last stable offset (Kafka's firstUncleanableOffset:
+// an undecided transaction is never cleaned), or a segment with records
 // younger than min.compaction.lag.ms. Clean runs when the dirty bytes
 // (closed cleanable segments only) reach min.cleanable.dirty.ratio of the
 // cleanable total, when the first dirty batch is older than
@@ -42,7 +43,10 @@ import (
 //     merged on the next pass);
 //  3. rewrites each group into one segment: a record is kept when it has a
 //     key, no later offset for its key is in the map, and it is not a
-//     tombstone whose delete horizon has passed. Control batches are kept
+//     tombstone whose delete horizon has passed. The data of aborted
+//     transactions (known from every segment's .txnindex) is removed and
+//     its keys never enter the map, so that an aborted value cannot shadow
+//     a committed one. Control batches (markers) are kept
 //     whole. A batch whose records are all kept (and that needs no new
 //     delete horizon) is copied byte for byte; otherwise it is rebuilt with
 //     the same base offset, lastOffsetDelta, producer id, epoch and base
@@ -61,7 +65,8 @@ import (
 // Crash safety, as Kafka's replaceSegments: the new segment is written to
 // <base>.log.cleaned (with .index.cleaned and .timeindex.cleaned) and
 // fsynced; a "cleaner-swap" file records "base end" (the offset range it
-// replaces); the files are renamed to .swap (the .log rename is the commit
+// replaces); the files (with .txnindex.cleaned, the group's aborted
+// transactions, when there are any) are renamed to .swap (the .log rename is the commit
 // point) and the directory fsynced; the old segments' files are renamed to
 // .deleted, the .swap files to their final names, the directory fsynced,
 // and the .deleted files removed. Open (completeSwaps) deletes .cleaned and
@@ -128,6 +133,20 @@ type cleanPlan struct {
 	dirtyBytes int64
 	totalBytes int64
 	horizonDue bool
+	aborted    map[int64][]txnRange // producer id -> aborted transactions (all segments)
+}
+
+// isAborted reports whether h is data of an aborted transaction.
+func (p *cleanPlan) isAborted(h batch.Header) bool {
+	if !h.IsTransactional() || h.IsControl() || !h.HasProducerID() {
+		return false
+	}
+	for _, r := range p.aborted[h.ProducerID] {
+		if r.first <= h.BaseOffset && h.BaseOffset <= r.last {
+			return true
+		}
+	}
+	return false
 }
 
 // Clean compacts the log if it is due (see the comment at the top of
@@ -178,7 +197,7 @@ func (l *Log) Clean(now time.Time) (CleanStats, error) {
 		}
 		todo = append(todo, s)
 	}
-	c := &cleanCtx{l: l, m: m, nowMs: now.UnixMilli(), cfg: cfg, lastOf: p.lastOf, st: &st, minHorizon: math.MaxInt64}
+	c := &cleanCtx{l: l, m: m, nowMs: now.UnixMilli(), cfg: cfg, lastOf: p.lastOf, plan: p, st: &st, minHorizon: math.MaxInt64}
 	for _, g := range groupSegments(todo, cfg.SegmentBytes) {
 		if err := c.cleanGroup(g); err != nil {
 			return st, l.cleanError(err)
@@ -241,13 +260,19 @@ func (l *Log) planClean(now time.Time, cfg Config) (*cleanPlan, error) {
 	if l.cleanerBroken {
 		return nil, fmt.Errorf("%w: cleaning disabled after a failed segment swap (restart to recover)", ErrStorage)
 	}
-	p := &cleanPlan{lastOf: map[int64]int64{}}
+	p := &cleanPlan{lastOf: map[int64]int64{}, aborted: map[int64][]txnRange{}}
 	p.firstDirty = l.CleanerCheckpoint()
 	lagCutoff := now.UnixMilli() - cfg.MinCompactionLagMs
 	l.state.RLock()
+	lso := l.lsoLocked()
+	for _, s := range l.segs {
+		for _, e := range s.txn.entries {
+			p.aborted[e.ProducerID] = append(p.aborted[e.ProducerID], txnRange{first: e.FirstOffset, last: e.LastOffset})
+		}
+	}
 	for _, s := range l.segs[:len(l.segs)-1] {
-		if s.base >= l.hwSeg.base {
-			break // at or above the high watermark
+		if s.base >= l.hwSeg.base || s.next > lso {
+			break // at or above the high watermark or the last stable offset
 		}
 		if cfg.MinCompactionLagMs > 0 && l.segmentTime(s) > lagCutoff {
 			break
@@ -314,7 +339,7 @@ func (l *Log) buildOffsetMap(p *cleanPlan, cfg Config, st *CleanStats) (map[keyH
 		var ferr error
 		full := false
 		_, err := s.walk(0, s.size, func(pos int64, h batch.Header) bool {
-			if h.LastOffset() < p.firstDirty || h.IsControl() {
+			if h.LastOffset() < p.firstDirty || h.IsControl() || p.isAborted(h) {
 				return false
 			}
 			if len(m)+int(h.NumRecords) > maxEntries && len(m) > 0 {
@@ -380,6 +405,7 @@ type cleanCtx struct {
 	nowMs      int64
 	cfg        Config
 	lastOf     map[int64]int64
+	plan       *cleanPlan
 	st         *CleanStats
 	minHorizon int64 // earliest delete horizon of a kept tombstone
 }
@@ -388,7 +414,13 @@ func cleanedName(dir string, base int64, suffix, tail string) string {
 	return segmentName(dir, base, suffix) + tail
 }
 
-var segmentSuffixes = []string{indexSuffix, timeIndexSuffix, logSuffix} // .log last: its rename commits
+var segmentSuffixes = []string{txnIndexSuffix, indexSuffix, timeIndexSuffix, logSuffix} // .log last: its rename commits
+
+// optionalFile reports a missing file that need not exist (a segment
+// without aborted transactions has no .txnindex).
+func optionalFile(suffix string, err error) bool {
+	return suffix == txnIndexSuffix && errors.Is(err, os.ErrNotExist)
+}
 
 // cleanGroup rewrites a group of segments into one and swaps it in.
 func (c *cleanCtx) cleanGroup(g []*segment) error {
@@ -461,7 +493,12 @@ func (c *cleanCtx) cleanGroup(g []*segment) error {
 		discard()
 		return nil
 	}
-	if err := ns.writeIndexes(); err != nil {
+	l.state.RLock()
+	for _, s := range g {
+		ns.txn.entries = append(ns.txn.entries, s.txn.entries...)
+	}
+	l.state.RUnlock()
+	if err := errors.Join(ns.writeIndexes(), ns.txn.rewrite()); err != nil {
 		discard()
 		return err
 	}
@@ -486,12 +523,20 @@ func (c *cleanCtx) cleanGroup(g []*segment) error {
 // is kept as is, a rebuilt batch, or nil when the batch goes.
 func (c *cleanCtx) filterBatch(s *segment, b []byte, h batch.Header) ([]byte, error) {
 	if h.IsControl() {
-		return b, nil // transactions are not implemented: markers stay
+		return b, nil // markers stay (Kafka removes them after the delete horizon)
 	}
 	isLast := h.HasProducerID()
 	if isLast {
 		last, ok := c.lastOf[h.ProducerID]
 		isLast = ok && last == h.LastOffset()
+	}
+	if c.plan.isAborted(h) {
+		c.st.RecordsRead += int64(h.NumRecords)
+		c.st.RecordsRemoved += int64(h.NumRecords)
+		if isLast {
+			return emptyBatch(b, h), nil
+		}
+		return nil, nil
 	}
 	recs, err := batch.Records(b)
 	if err != nil {
@@ -692,7 +737,7 @@ func (l *Log) swapIn(g []*segment, ns *segment) error {
 				return err
 			}
 		}
-		if err := os.Rename(cleanedName(l.dir, base, suf, cleanedSuffix), cleanedName(l.dir, base, suf, swapSuffix)); err != nil {
+		if err := os.Rename(cleanedName(l.dir, base, suf, cleanedSuffix), cleanedName(l.dir, base, suf, swapSuffix)); err != nil && !optionalFile(suf, err) {
 			return err
 		}
 	}
@@ -727,7 +772,7 @@ func (l *Log) swapIn(g []*segment, ns *segment) error {
 		return err
 	}
 	for _, suf := range segmentSuffixes {
-		if err := os.Rename(cleanedName(l.dir, base, suf, swapSuffix), segmentName(l.dir, base, suf)); err != nil {
+		if err := os.Rename(cleanedName(l.dir, base, suf, swapSuffix), segmentName(l.dir, base, suf)); err != nil && !optionalFile(suf, err) {
 			return fail(err)
 		}
 	}
@@ -743,6 +788,7 @@ func (l *Log) swapIn(g []*segment, ns *segment) error {
 	}
 
 	ns.releaseIndexes()
+	ns.txn.path = segmentName(l.dir, base, txnIndexSuffix)
 	var freed int64
 	for _, s := range g {
 		freed += s.size
@@ -809,7 +855,7 @@ func (l *Log) completeSwaps() (int64, error) {
 		}
 		stem := strings.TrimSuffix(name, swapSuffix)
 		committed := false
-		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			if b, ok := parseBaseOffset(stem, suf); ok && names[segmentName("", b, logSuffix)+swapSuffix] {
 				committed = true
 			}
@@ -839,7 +885,7 @@ func (l *Log) completeSwaps() (int64, error) {
 		}
 		l.logger.Warn("completing an interrupted segment swap", "dir", l.dir, "base", b, "end", end)
 		for _, de := range ents {
-			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 				if ob, ok := parseBaseOffset(de.Name(), suf); ok && ob >= b && (ob < end || ob == b) {
 					if err := os.Remove(filepath.Join(l.dir, de.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
 						return -1, err

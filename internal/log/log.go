@@ -4,11 +4,12 @@
 // under LogAppendTime, the max timestamp and CRC).
 //
 // Directory content (see segment.go, index.go, timeindex.go,
-// checkpoint.go, producer_state.go):
+// checkpoint.go, producer_state.go, txn.go):
 //
 //	00000000000000000000.log        record batches
 //	00000000000000000000.index      sparse offset -> position
 //	00000000000000000000.timeindex  sparse timestamp -> offset
+//	00000000000000000000.txnindex   aborted transactions (only when any; txnindex.go)
 //	00000000000000001234.snapshot   idempotent producer state at offset 1234
 //	recovery-point-offset-checkpoint, log-start-offset-checkpoint,
 //	leader-epoch-checkpoint, clean-shutdown
@@ -215,6 +216,10 @@ func ErrorCode(err error) int16 {
 		return 45
 	case errors.Is(err, ErrInvalidProducerEpoch):
 		return 47
+	case errors.Is(err, ErrInvalidTxnState):
+		return 48
+	case errors.Is(err, ErrTransactionCoordinatorFenced):
+		return 52
 	case errors.Is(err, ErrStorage):
 		return 56
 	case errors.Is(err, ErrInvalidRecord):
@@ -236,6 +241,8 @@ type AppendResult struct {
 
 // ReadResult holds whole batches and the partition's offsets at the time of
 // the read (also filled when Read returns ErrOffsetOutOfRange).
+// LastStableOffset is as LastStableOffset() (the high watermark when no
+// transaction is open).
 type ReadResult struct {
 	Records                                         []byte
 	HighWatermark, LastStableOffset, LogStartOffset int64
@@ -259,6 +266,11 @@ type Log struct {
 	hwPos    int64
 	epochs   epochCache
 	closedAt atomic.Bool // set under state's write lock
+	// Transactions holding the last stable offset back (see txn.go):
+	// producer id -> first offset of its ongoing transaction, and
+	// transactions whose marker is not yet below the high watermark.
+	ongoingTxns map[int64]int64
+	unrepTxns   []txnRange
 
 	hw, leo, logStart, size atomic.Int64
 	syncedOffset            atomic.Int64 // everything below is fsynced
@@ -290,7 +302,7 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*Log, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	c := cfg.withDefaults()
-	l := &Log{dir: dir, logger: logger, now: time.Now, notifyCh: make(chan struct{}), producers: newProducerState()}
+	l := &Log{dir: dir, logger: logger, now: time.Now, notifyCh: make(chan struct{}), producers: newProducerState(), ongoingTxns: map[int64]int64{}}
 	l.cfg.Store(&c)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
@@ -337,8 +349,17 @@ func (l *Log) SetConfig(cfg Config) {
 // FsyncAlways, fsynced).
 func (l *Log) HighWatermark() int64 { return l.hw.Load() }
 
-// LastStableOffset equals the high watermark (no transactions yet).
-func (l *Log) LastStableOffset() int64 { return l.hw.Load() }
+// LastStableOffset is the offset below which every transaction is
+// decided: the first offset of the earliest transaction still ongoing (or
+// whose marker is not yet below the high watermark), never above the high
+// watermark nor below the log start offset (as Kafka). It equals the high
+// watermark when no transaction is open. ListOffsets "latest" under
+// read_committed answers it.
+func (l *Log) LastStableOffset() int64 {
+	l.state.RLock()
+	defer l.state.RUnlock()
+	return l.lsoLocked()
+}
 
 // LogStartOffset is the first offset still in the log.
 func (l *Log) LogStartOffset() int64 { return l.logStart.Load() }
@@ -416,6 +437,7 @@ func (l *Log) advanceHWLocked(off int64, s *segment, pos int64) bool {
 	}
 	l.hwSeg, l.hwPos = s, pos
 	l.hw.Store(off)
+	l.pruneTxnsLocked()
 	return true
 }
 
@@ -461,6 +483,10 @@ func (l *Log) validate(b []byte, cfg *Config, nowMs int64) (batch.Header, error)
 // records become readable only after a flush: call WaitDurable(ctx,
 // LastOffset+1) before acknowledging.
 //
+// Transactional batches (attribute bit 4) start the producer's transaction
+// in this partition (see txn.go); a control batch holding an end
+// transaction marker ends it, as AppendMarker does.
+//
 // Errors: ErrCorruptMessage, ErrInvalidRecord, ErrMessageTooLarge,
 // ErrInvalidTimestamp, ErrOutOfOrderSequence, ErrInvalidProducerEpoch,
 // ErrInvalidRecord also for a record without a key on a compacted log
@@ -474,12 +500,24 @@ func (l *Log) Append(b []byte) (AppendResult, error) {
 		return AppendResult{}, err
 	}
 
+	var marker *endMarker
+	if h.IsControl() && h.HasProducerID() {
+		if m, ok := parseEndMarker(b); ok {
+			marker = &m
+		}
+	}
+
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.isClosed() {
 		return AppendResult{}, ErrClosed
 	}
-	cfg = l.cfg.Load()
+	return l.appendLocked(b, h, now, marker)
+}
+
+// appendLocked appends a validated batch (mu held).
+func (l *Log) appendLocked(b []byte, h batch.Header, now time.Time, marker *endMarker) (AppendResult, error) {
+	cfg := l.cfg.Load()
 	if err := l.retryTruncate(); err != nil {
 		return AppendResult{}, err
 	}
@@ -526,8 +564,36 @@ func (l *Log) Append(b []byte) (AppendResult, error) {
 	if seg.size == 0 {
 		seg.rollBase = now
 	}
+	// Producer state first, so that a transaction holds the last stable
+	// offset back before the high watermark moves over its first batch.
+	var txnStarted bool
+	var done *completedTxn
+	var aborted AbortedTxn
+	if h.HasProducerID() {
+		before := l.producers.m[h.ProducerID]
+		wasOngoing := before != nil && before.txnFirst >= 0
+		done = l.producers.apply(h, base, last, maxTS, now.UnixMilli(), marker)
+		txnStarted = !wasOngoing && l.producers.m[h.ProducerID].txnFirst >= 0
+		if done != nil && done.aborted {
+			lso := l.producers.nextIncompleteTxn(h.ProducerID)
+			if lso < 0 {
+				lso = done.lastOffset + 1
+			}
+			aborted = AbortedTxn{ProducerID: done.producerID, FirstOffset: done.firstOffset, LastOffset: done.lastOffset, LastStableOffset: lso}
+		}
+	}
 
 	l.state.Lock()
+	if txnStarted {
+		l.ongoingTxns[h.ProducerID] = base
+	}
+	if done != nil {
+		delete(l.ongoingTxns, h.ProducerID)
+		l.unrepTxns = append(l.unrepTxns, txnRange{first: done.firstOffset, last: done.lastOffset})
+		if done.aborted {
+			seg.txn.entries = append(seg.txn.entries, aborted)
+		}
+	}
 	seg.commit(p)
 	l.leo.Store(last + 1)
 	l.size.Add(size)
@@ -540,15 +606,18 @@ func (l *Log) Append(b []byte) (AppendResult, error) {
 	if cfg.Fsync != FsyncAlways {
 		advanced = l.advanceHWLocked(last+1, seg, seg.size)
 	}
+	l.pruneTxnsLocked()
 	l.state.Unlock()
 
+	if done != nil && done.aborted {
+		if err := seg.txn.flush(); err != nil {
+			l.logger.Warn("cannot write transaction index entry (kept in memory)", "file", seg.txn.path, "err", err)
+		}
+	}
 	if seg.index.pending() >= indexFlushEvery || seg.timeIndex.written+indexFlushEvery <= len(seg.timeIndex.entries) {
 		if err := seg.flushIndexes(); err != nil {
 			l.logger.Warn("cannot write index entries (kept in memory)", "file", seg.log.Name(), "err", err)
 		}
-	}
-	if h.HasProducerID() {
-		l.producers.update(h, base, last, maxTS, now.UnixMilli())
 	}
 	if epochChanged {
 		l.writeEpochCheckpoint(epochLines)
@@ -655,7 +724,16 @@ func (l *Log) checkpointRecoveryPoint() {
 // gives no records and no error; offset below the log start or past the log
 // end gives ErrOffsetOutOfRange. The first batch may start before offset
 // (the client skips those records).
+//
+// Read is Kafka's read_uncommitted (FetchIsolation HIGH_WATERMARK); see
+// ReadCommitted for read_committed.
 func (l *Log) Read(offset int64, maxBytes int32, minOneBatch bool) (ReadResult, error) {
+	return l.read(offset, maxBytes, minOneBatch, false)
+}
+
+// read is Read, bounded by the last stable offset instead of the high
+// watermark when committed is set.
+func (l *Log) read(offset int64, maxBytes int32, minOneBatch, committed bool) (ReadResult, error) {
 	if maxBytes > maxReadBytes {
 		maxBytes = maxReadBytes
 	}
@@ -666,7 +744,11 @@ func (l *Log) Read(offset int64, maxBytes int32, minOneBatch bool) (ReadResult, 
 		// appends (which need the state lock briefly) do not wait for reads.
 		l.state.RLock()
 		hw := l.hw.Load()
-		res := ReadResult{HighWatermark: hw, LastStableOffset: hw, LogStartOffset: l.logStart.Load()}
+		res := ReadResult{HighWatermark: hw, LastStableOffset: l.lsoLocked(), LogStartOffset: l.logStart.Load()}
+		bound := hw
+		if committed {
+			bound = res.LastStableOffset
+		}
 		if l.isClosed() {
 			l.state.RUnlock()
 			return res, ErrClosed
@@ -676,7 +758,7 @@ func (l *Log) Read(offset int64, maxBytes int32, minOneBatch bool) (ReadResult, 
 			l.state.RUnlock()
 			return res, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, res.LogStartOffset, leo)
 		}
-		if offset >= hw || (maxBytes <= 0 && !minOneBatch) {
+		if offset >= bound || (maxBytes <= 0 && !minOneBatch) {
 			l.state.RUnlock()
 			return res, nil
 		}
@@ -689,7 +771,18 @@ func (l *Log) Read(offset int64, maxBytes int32, minOneBatch bool) (ReadResult, 
 			return res, nil
 		}
 		s := l.segs[i]
+		if s.base >= bound {
+			l.state.RUnlock()
+			return res, nil
+		}
 		limit := l.readLimitLocked(s)
+		// Under read_committed, a segment holding the last stable offset
+		// is read up to the batch that holds it.
+		lsoIn := committed && bound < hw && s.next > bound
+		lsoStart := int64(0)
+		if lsoIn && limit > 0 {
+			lsoStart = s.startPos(bound, limit)
+		}
 		if limit <= 0 {
 			if s.size == 0 && s.base < l.hwSeg.base {
 				// A closed segment left empty by the cleaner.
@@ -704,7 +797,18 @@ func (l *Log) Read(offset int64, maxBytes int32, minOneBatch bool) (ReadResult, 
 		s.io.RLock()
 		l.state.RUnlock()
 
-		pos, ok, err := s.findFrom(start, offset, limit)
+		var err error
+		if lsoIn {
+			var lpos int64
+			var found bool
+			if lpos, found, err = s.findFrom(lsoStart, bound, limit); err == nil && found {
+				limit = lpos
+			}
+		}
+		pos, ok := int64(0), false
+		if err == nil {
+			pos, ok, err = s.findFrom(start, offset, limit)
+		}
 		var data []byte
 		if err == nil && ok {
 			data, err = s.readBatches(pos, limit, maxBytes, minOneBatch)
@@ -716,6 +820,9 @@ func (l *Log) Read(offset int64, maxBytes int32, minOneBatch bool) (ReadResult, 
 		if ok {
 			res.Records = data
 			return res, nil
+		}
+		if lsoIn {
+			return res, nil // offset is in the batch holding the LSO
 		}
 		after = s.base // offset falls after this segment's last batch
 	}

@@ -29,7 +29,8 @@ import (
 const (
 	maxCachedBatches = 5
 	snapshotSuffix   = ".snapshot"
-	snapshotMagic    = "CPS1"
+	snapshotMagic    = "CPS2" // CPS1: without the transaction fields
+	snapshotMagicV1  = "CPS1"
 	snapshotsToKeep  = 2
 )
 
@@ -45,6 +46,40 @@ type producerEntry struct {
 	batches       []batchMeta // last batches of this epoch, oldest first
 	lastTimestamp int64       // max timestamp of the last batch (Kafka's lastTimestamp)
 	lastSeenMs    int64       // wall clock of the last append, for expiry
+
+	// Transactions (Kafka's ProducerStateEntry): the first offset of the
+	// producer's ongoing transaction in this partition (-1 when none), the
+	// coordinator epoch of its last marker (-1 when none), and the last
+	// batch appended if it was a marker (markerNone otherwise) with its
+	// offset, to recognise a re-driven marker.
+	txnFirst         int64
+	coordEpoch       int32
+	lastMarker       int8
+	lastMarkerOffset int64
+}
+
+// Values of producerEntry.lastMarker.
+const (
+	markerNone   int8 = 0
+	markerAbort  int8 = 1
+	markerCommit int8 = 2
+)
+
+// endMarker is the content of a control batch's record: an end transaction
+// marker (Kafka's EndTransactionMarker).
+type endMarker struct {
+	commit           bool
+	coordinatorEpoch int32
+}
+
+// completedTxn is a transaction ended by a marker at lastOffset.
+type completedTxn struct {
+	producerID, firstOffset, lastOffset int64
+	aborted                             bool
+}
+
+func newProducerEntry(epoch int16) *producerEntry {
+	return &producerEntry{epoch: epoch, lastSeq: batch.NoSequence, txnFirst: -1, coordEpoch: -1, lastMarkerOffset: -1}
 }
 
 type producerState struct {
@@ -75,6 +110,9 @@ func (ps *producerState) check(h batch.Header) (*batchMeta, error) {
 	if h.IsControl() {
 		return nil, nil
 	}
+	if !h.IsTransactional() && e.txnFirst >= 0 {
+		return nil, fmt.Errorf("%w: non-transactional batch from producer %d during its transaction (started at offset %d)", ErrInvalidTxnState, h.ProducerID, e.txnFirst)
+	}
 	first, last := h.BaseSequence, h.LastSequence()
 	if h.ProducerEpoch > e.epoch {
 		if first != 0 {
@@ -96,9 +134,18 @@ func (ps *producerState) check(h batch.Header) (*batchMeta, error) {
 
 // update records an appended batch (also used to replay the log on open).
 func (ps *producerState) update(h batch.Header, first, last, ts, nowMs int64) {
+	ps.apply(h, first, last, ts, nowMs, nil)
+}
+
+// apply records an appended batch; m is the marker of a control batch
+// (nil for data, or a control batch that holds no marker). A transactional
+// data batch starts the producer's transaction if none is ongoing; a marker
+// ends it and is returned as a completed transaction (starting at the
+// marker itself when none was ongoing, as Kafka).
+func (ps *producerState) apply(h batch.Header, first, last, ts, nowMs int64, m *endMarker) *completedTxn {
 	e := ps.m[h.ProducerID]
 	if e == nil {
-		e = &producerEntry{epoch: h.ProducerEpoch, lastSeq: batch.NoSequence}
+		e = newProducerEntry(h.ProducerEpoch)
 		ps.m[h.ProducerID] = e
 	}
 	if h.ProducerEpoch != e.epoch {
@@ -109,7 +156,23 @@ func (ps *producerState) update(h batch.Header, first, last, ts, nowMs int64) {
 		e.lastSeenMs = nowMs
 	}
 	if h.IsControl() {
-		return
+		if m == nil {
+			return nil
+		}
+		ct := &completedTxn{producerID: h.ProducerID, firstOffset: e.txnFirst, lastOffset: first, aborted: !m.commit}
+		if ct.firstOffset < 0 {
+			ct.firstOffset = first
+		}
+		e.txnFirst, e.coordEpoch = -1, m.coordinatorEpoch
+		e.lastMarker, e.lastMarkerOffset = markerAbort, first
+		if m.commit {
+			e.lastMarker = markerCommit
+		}
+		return ct
+	}
+	e.lastMarker, e.lastMarkerOffset = markerNone, -1
+	if h.IsTransactional() && e.txnFirst < 0 {
+		e.txnFirst = first
 	}
 	e.lastSeq = h.LastSequence()
 	if len(e.batches) == maxCachedBatches {
@@ -120,13 +183,39 @@ func (ps *producerState) update(h batch.Header, first, last, ts, nowMs int64) {
 		firstSeq: h.BaseSequence, lastSeq: e.lastSeq,
 		firstOffset: first, lastOffset: last, timestamp: ts,
 	})
+	return nil
 }
 
-// expire forgets producers not seen for expirationMs; it returns how many.
+// ongoing returns producer id -> first offset of every ongoing transaction.
+func (ps *producerState) ongoing() map[int64]int64 {
+	out := map[int64]int64{}
+	for id, e := range ps.m {
+		if e.txnFirst >= 0 {
+			out[id] = e.txnFirst
+		}
+	}
+	return out
+}
+
+// nextIncompleteTxn returns the smallest first offset of an ongoing
+// transaction of a producer other than pid (Kafka's lastStableOffset of a
+// completed transaction), or -1.
+func (ps *producerState) nextIncompleteTxn(pid int64) int64 {
+	first := int64(-1)
+	for id, e := range ps.m {
+		if id != pid && e.txnFirst >= 0 && (first < 0 || e.txnFirst < first) {
+			first = e.txnFirst
+		}
+	}
+	return first
+}
+
+// expire forgets producers not seen for expirationMs, except those with an
+// ongoing transaction (as Kafka); it returns how many.
 func (ps *producerState) expire(nowMs, expirationMs int64) int {
 	n := 0
 	for id, e := range ps.m {
-		if nowMs-e.lastSeenMs >= expirationMs {
+		if e.txnFirst < 0 && nowMs-e.lastSeenMs >= expirationMs {
 			delete(ps.m, id)
 			n++
 		}
@@ -136,12 +225,15 @@ func (ps *producerState) expire(nowMs, expirationMs int64) int {
 
 // Snapshot format (big-endian):
 //
-//	magic "CPS1", crc32c of everything after this field (4 bytes),
+//	magic "CPS2", crc32c of everything after this field (4 bytes),
 //	offset int64, count int32, then per producer:
 //	id int64, epoch int16, lastSeq int32, lastTimestamp int64,
-//	lastSeenMs int64, nbatches uint8, then per batch:
+//	lastSeenMs int64, coordinatorEpoch int32, txnFirstOffset int64,
+//	lastMarker int8, lastMarkerOffset int64, nbatches uint8, then per batch:
 //	firstSeq int32, lastSeq int32, firstOffset int64, lastOffset int64,
 //	timestamp int64
+//
+// "CPS1" snapshots (without the four transaction fields) are still read.
 func (ps *producerState) encode(offset int64) []byte {
 	ids := make([]int64, 0, len(ps.m))
 	for id := range ps.m {
@@ -158,6 +250,10 @@ func (ps *producerState) encode(offset int64) []byte {
 		b = binary.BigEndian.AppendUint32(b, uint32(e.lastSeq))
 		b = binary.BigEndian.AppendUint64(b, uint64(e.lastTimestamp))
 		b = binary.BigEndian.AppendUint64(b, uint64(e.lastSeenMs))
+		b = binary.BigEndian.AppendUint32(b, uint32(e.coordEpoch))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.txnFirst))
+		b = append(b, byte(e.lastMarker))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.lastMarkerOffset))
 		b = append(b, byte(len(e.batches)))
 		for _, m := range e.batches {
 			b = binary.BigEndian.AppendUint32(b, uint32(m.firstSeq))
@@ -176,7 +272,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 var errBadSnapshot = errors.New("bad producer snapshot")
 
 func decodeProducerSnapshot(b []byte) (int64, *producerState, error) {
-	if len(b) < 20 || string(b[:4]) != snapshotMagic {
+	v2 := len(b) >= 4 && string(b[:4]) == snapshotMagic
+	if len(b) < 20 || !v2 && string(b[:4]) != snapshotMagicV1 {
 		return 0, nil, fmt.Errorf("%w: bad magic", errBadSnapshot)
 	}
 	if crc32.Checksum(b[8:], castagnoli) != binary.BigEndian.Uint32(b[4:]) {
@@ -189,18 +286,26 @@ func decodeProducerSnapshot(b []byte) (int64, *producerState, error) {
 	r = r[12:]
 	ps := newProducerState()
 	for i := uint32(0); i < count; i++ {
-		if !need(31) {
+		fixed := 31
+		if v2 {
+			fixed += 21
+		}
+		if !need(fixed) {
 			return 0, nil, fmt.Errorf("%w: truncated", errBadSnapshot)
 		}
 		id := int64(binary.BigEndian.Uint64(r))
-		e := &producerEntry{
-			epoch:         int16(binary.BigEndian.Uint16(r[8:])),
-			lastSeq:       int32(binary.BigEndian.Uint32(r[10:])),
-			lastTimestamp: int64(binary.BigEndian.Uint64(r[14:])),
-			lastSeenMs:    int64(binary.BigEndian.Uint64(r[22:])),
+		e := newProducerEntry(int16(binary.BigEndian.Uint16(r[8:])))
+		e.lastSeq = int32(binary.BigEndian.Uint32(r[10:]))
+		e.lastTimestamp = int64(binary.BigEndian.Uint64(r[14:]))
+		e.lastSeenMs = int64(binary.BigEndian.Uint64(r[22:]))
+		if v2 {
+			e.coordEpoch = int32(binary.BigEndian.Uint32(r[30:]))
+			e.txnFirst = int64(binary.BigEndian.Uint64(r[34:]))
+			e.lastMarker = int8(r[42])
+			e.lastMarkerOffset = int64(binary.BigEndian.Uint64(r[43:]))
 		}
-		nb := int(r[30])
-		r = r[31:]
+		nb := int(r[fixed-1])
+		r = r[fixed:]
 		if nb > maxCachedBatches || !need(nb*32) {
 			return 0, nil, fmt.Errorf("%w: bad batch list", errBadSnapshot)
 		}

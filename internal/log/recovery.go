@@ -107,9 +107,18 @@ func (l *Log) load() error {
 		start = l.segmentIndexLocked(recoveryPoint)
 	}
 	for i := 0; i < start; i++ {
-		ok, err := l.loadTrusted(l.segs[i], int64(cfg.IndexIntervalBytes))
+		s := l.segs[i]
+		ok, err := l.loadTrusted(s, int64(cfg.IndexIntervalBytes))
 		if err != nil {
 			return err
+		}
+		if ok {
+			if err := s.txn.load(s.base, s.next); errors.Is(err, errBadTxnIndex) {
+				l.logger.Warn("recovering segment with a bad transaction index", "file", s.log.Name(), "err", err)
+				ok = false
+			} else if err != nil {
+				return err
+			}
 		}
 		if !ok {
 			start = i
@@ -125,7 +134,9 @@ func (l *Log) load() error {
 		}
 	}
 	recovered := start < len(l.segs)
+	rebuildFrom := int64(math.MaxInt64) // transaction indexes are rebuilt from here
 	if recovered {
+		rebuildFrom = l.segs[start].base
 		l.logger.Info("recovering log", "dir", l.dir, "from_segment", l.segs[start].base, "recovery_point", recoveryPoint)
 		if err := l.recoverFrom(start, int64(cfg.IndexIntervalBytes)); err != nil {
 			return err
@@ -157,12 +168,16 @@ func (l *Log) load() error {
 	if err := l.loadEpochs(logStart, leo); err != nil {
 		return err
 	}
-	if err := l.loadProducers(logStart, leo, now); err != nil {
+	if err := l.loadProducers(logStart, leo, now, rebuildFrom); err != nil {
 		return err
 	}
+	l.ongoingTxns = l.producers.ongoing()
 
 	if recovered {
 		for _, s := range l.segs[start:] {
+			if err := s.txn.rewrite(); err != nil {
+				return err
+			}
 			if err := s.syncAll(); err != nil {
 				return err
 			}
@@ -208,7 +223,7 @@ func (l *Log) listDir() ([]int64, error) {
 	for _, de := range ents {
 		name := de.Name()
 		orphan := false
-		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			if b, ok := parseBaseOffset(name, suf); ok && !logs[b] {
 				orphan = true
 			}
@@ -310,6 +325,7 @@ func (s *segment) resetState() {
 	s.maxTS, s.maxTSOffset = batch.NoTimestamp, -1
 	s.index.entries = nil
 	s.timeIndex.entries = nil
+	s.txn.entries = nil
 }
 
 // writeIndexes rewrites both index files from memory, with the final time
@@ -476,8 +492,12 @@ func (l *Log) loadEpochs(logStart, leo int64) error {
 
 // loadProducers restores idempotent producer state from the newest valid
 // snapshot at or below leo, then replays the headers of the batches after
-// it. Replayed producers count as seen now (for expiry).
-func (l *Log) loadProducers(logStart, leo int64, now time.Time) error {
+// it (and the markers of control batches). Replayed producers count as seen
+// now (for expiry). The transaction indexes of the segments from
+// rebuildFrom on (the recovered ones, whose entries were reset) are rebuilt
+// from the ABORT markers found there; the snapshot is then taken at or below
+// rebuildFrom, so that the transactions ongoing there are known.
+func (l *Log) loadProducers(logStart, leo int64, now time.Time, rebuildFrom int64) error {
 	offs, err := listSnapshots(l.dir)
 	if err != nil {
 		return err
@@ -487,6 +507,9 @@ func (l *Log) loadProducers(logStart, leo int64, now time.Time) error {
 		path := filepath.Join(l.dir, snapshotName(offs[i]))
 		if offs[i] > leo {
 			os.Remove(path)
+			continue
+		}
+		if offs[i] > rebuildFrom {
 			continue
 		}
 		data, err := os.ReadFile(path)
@@ -519,13 +542,37 @@ func (l *Log) loadProducers(logStart, leo int64, now time.Time) error {
 		if !ok {
 			continue
 		}
-		if _, err := s.walk(pos, s.size, func(_ int64, h batch.Header) bool {
-			if h.BaseOffset >= from && h.HasProducerID() {
-				l.producers.update(h, h.BaseOffset, h.LastOffset(), h.MaxTimestamp, nowMs)
+		var ferr error
+		if _, err := s.walk(pos, s.size, func(pos int64, h batch.Header) bool {
+			if h.BaseOffset < from || !h.HasProducerID() {
+				return false
+			}
+			var m *endMarker
+			if h.IsControl() {
+				b, err := s.readBatchAt(pos, h)
+				if err != nil {
+					ferr = err
+					return true
+				}
+				if em, ok := parseEndMarker(b); ok {
+					m = &em
+				}
+			}
+			done := l.producers.apply(h, h.BaseOffset, h.LastOffset(), h.MaxTimestamp, nowMs, m)
+			if done != nil && done.aborted && h.BaseOffset >= rebuildFrom {
+				lso := l.producers.nextIncompleteTxn(h.ProducerID)
+				if lso < 0 {
+					lso = done.lastOffset + 1
+				}
+				s.txn.entries = append(s.txn.entries, AbortedTxn{ProducerID: done.producerID,
+					FirstOffset: done.firstOffset, LastOffset: done.lastOffset, LastStableOffset: lso})
 			}
 			return false
 		}); err != nil {
 			return err
+		}
+		if ferr != nil {
+			return ferr
 		}
 	}
 	return nil

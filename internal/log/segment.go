@@ -79,6 +79,7 @@ type segment struct {
 	log       file
 	index     *offsetIndex
 	timeIndex *timeIndex
+	txn       *txnIndex // aborted transactions whose marker is here
 
 	// Guarded by Log.state (written with Log.mu held too).
 	size            int64 // bytes of whole batches
@@ -116,7 +117,7 @@ func openSegmentAs(dir string, base int64, tail string, create bool) (*segment, 
 	}
 	if create {
 		// Stale indexes of an earlier segment with the same name must go.
-		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			if err := os.Remove(segmentName(dir, base, suf) + tail); err != nil && !errors.Is(err, os.ErrNotExist) {
 				lf.Close()
 				return nil, err
@@ -136,6 +137,7 @@ func openSegmentAs(dir string, base int64, tail string, create bool) (*segment, 
 	}
 	return &segment{
 		base: base, log: lf, index: ix, timeIndex: ti,
+		txn:  &txnIndex{path: segmentName(dir, base, txnIndexSuffix) + tail},
 		next: base, maxTS: batch.NoTimestamp, maxTSOffset: -1,
 	}, nil
 }
@@ -144,13 +146,13 @@ func openSegmentAs(dir string, base int64, tail string, create bool) (*segment, 
 func (s *segment) close() error {
 	s.io.Lock()
 	defer s.io.Unlock()
-	return errors.Join(s.log.Close(), s.index.f.Close(), s.timeIndex.f.Close())
+	return errors.Join(s.log.Close(), s.index.f.Close(), s.timeIndex.f.Close(), s.txn.close())
 }
 
 // remove deletes the segment's files (after close).
 func (s *segment) remove(dir string) error {
 	var errs []error
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if err := os.Remove(segmentName(dir, s.base, suf)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
@@ -158,9 +160,9 @@ func (s *segment) remove(dir string) error {
 	return errors.Join(errs...)
 }
 
-// syncAll fsyncs the log and both index files.
+// syncAll fsyncs the log and the index files.
 func (s *segment) syncAll() error {
-	return errors.Join(datasync(s.log), datasync(s.index.f), datasync(s.timeIndex.f))
+	return errors.Join(datasync(s.log), datasync(s.index.f), datasync(s.timeIndex.f), s.txn.sync())
 }
 
 // fileSize returns the size of the .log file on disk.
@@ -243,9 +245,9 @@ func (s *segment) releaseIndexes() {
 	s.timeIndex.release()
 }
 
-// flushIndexes writes pending index entries to both files (Log.mu held).
+// flushIndexes writes pending index entries to the files (Log.mu held).
 func (s *segment) flushIndexes() error {
-	return errors.Join(s.index.flush(), s.timeIndex.flush())
+	return errors.Join(s.index.flush(), s.timeIndex.flush(), s.txn.flush())
 }
 
 // addFinalTimeEntry appends, in memory, the time index entry holding the
