@@ -40,6 +40,7 @@ type Broker struct {
 	topics  *topics.Manager
 	offsets *offsets.Store
 	groups  *group.Coordinator
+	txns    *txn.Coordinator
 	kafka   *server.Server
 	http    *http.Server
 
@@ -117,6 +118,16 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 	for _, g := range b.offsets.Groups() {
 		b.groups.Touch(g) // groups with offsets exist, Empty, as in Kafka
 	}
+	producerIDs := txn.NewProducerIDs(b.store)
+	// Transactions left in PrepareCommit/PrepareAbort by a crash are
+	// completed (markers written again) as soon as the coordinator opens.
+	b.txns, err = txn.OpenCoordinator(cfg.Server.DataDir, producerIDs,
+		markerWriter{topics: b.topics, logger: logger}, offsetMaterializer{b.offsets},
+		txn.Config{MaxTimeout: time.Duration(cfg.Consumer.TransactionMaxTimeoutMs) * time.Millisecond}, logger)
+	if err != nil {
+		b.closeStorage()
+		return nil, err
+	}
 	logger.Info("logs loaded", "topics", len(b.topics.List()), "groups", len(b.offsets.Groups()), "took", time.Since(start).Round(time.Millisecond))
 
 	if b.kafkaLn, err = net.Listen("tcp", cfg.Server.KafkaListen); err != nil {
@@ -130,7 +141,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 	}
 	host, port := advertised(cfg, b.kafkaLn.Addr())
 	handler := kafka.New(kafka.Broker{NodeID: cfg.Server.NodeID, Host: host, Port: port, ClusterID: b.store.ClusterID()}, cfg,
-		kafka.Deps{Topics: b.topics, ProducerIDs: txn.NewProducerIDs(b.store), Groups: b.groups, Offsets: b.offsets}, logger)
+		kafka.Deps{Topics: b.topics, ProducerIDs: producerIDs, Txns: b.txns, Groups: b.groups, Offsets: b.offsets}, logger)
 	handler.SetStorageObserver(b)
 	b.kafka = server.New(handler, cfg.Server.MaxRequestBytes, logger)
 	b.http = &http.Server{Handler: admin.Handler(admin.Deps{Ready: b.readiness, GroupLag: b.groupLag}), ReadHeaderTimeout: 10 * time.Second}
@@ -275,6 +286,13 @@ func (b *Broker) Close() error {
 func (b *Broker) closeStorage() error {
 	if b.groups != nil {
 		b.groups.Close()
+	}
+	// The transaction coordinator writes markers and offsets: it closes
+	// before the logs and the offsets store.
+	if b.txns != nil {
+		if err := b.txns.Close(); err != nil {
+			b.logger.Warn("closing the transaction coordinator failed", "err", err)
+		}
 	}
 	err := b.topics.Close()
 	if b.offsets != nil {

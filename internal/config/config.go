@@ -63,6 +63,8 @@ type Consumer struct {
 	GroupConsumerSessionTimeoutMs    int32 `toml:"group_consumer_session_timeout_ms"`
 	GroupConsumerHeartbeatIntervalMs int32 `toml:"group_consumer_heartbeat_interval_ms"`
 	OffsetsRetentionMinutes          int64 `toml:"offsets_retention_minutes"`
+	// TransactionMaxTimeoutMs is Kafka's transaction.max.timeout.ms.
+	TransactionMaxTimeoutMs int64 `toml:"transaction_max_timeout_ms"`
 }
 
 // Allowed values of the enumerated keys.
@@ -112,6 +114,7 @@ func Default() *Config {
 			GroupConsumerSessionTimeoutMs:    45000,
 			GroupConsumerHeartbeatIntervalMs: 5000,
 			OffsetsRetentionMinutes:          10080,
+			TransactionMaxTimeoutMs:          900000,
 		},
 	}
 }

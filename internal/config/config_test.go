@@ -45,6 +45,7 @@ func TestDefaultValues(t *testing.T) {
 		{"group_consumer_session_timeout_ms", c.Consumer.GroupConsumerSessionTimeoutMs, int32(45000)},
 		{"group_consumer_heartbeat_interval_ms", c.Consumer.GroupConsumerHeartbeatIntervalMs, int32(5000)},
 		{"offsets_retention_minutes", c.Consumer.OffsetsRetentionMinutes, int64(10080)},
+		{"transaction_max_timeout_ms", c.Consumer.TransactionMaxTimeoutMs, int64(900000)},
 	}
 	if len(tests) != len(Keys()) {
 		t.Errorf("test covers %d keys, config has %d", len(tests), len(Keys()))

@@ -42,6 +42,7 @@ var help = map[string]string{
 	"group_consumer_session_timeout_ms":    "session timeout of members of KIP-848 (consumer protocol) groups",
 	"group_consumer_heartbeat_interval_ms": "heartbeat interval the broker gives KIP-848 group members",
 	"offsets_retention_minutes":            "drop committed offsets of empty groups after this many minutes",
+	"transaction_max_timeout_ms":           "largest transaction timeout a transactional producer may ask for",
 }
 
 // Key describes one configuration key.

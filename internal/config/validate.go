@@ -149,6 +149,7 @@ func (c *Config) Validate() error {
 			"must be less than group_consumer_session_timeout_ms (%d)", co.GroupConsumerSessionTimeoutMs)
 	}
 	atLeast("offsets_retention_minutes", co.OffsetsRetentionMinutes, 1)
+	positive("transaction_max_timeout_ms", co.TransactionMaxTimeoutMs)
 
 	if len(ve) == 0 {
 		return nil

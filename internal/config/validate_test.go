@@ -77,6 +77,7 @@ func TestValidate(t *testing.T) {
 			c.Consumer.GroupMinSessionTimeoutMs, c.Consumer.GroupMaxSessionTimeoutMs = 10000, 10000
 		}, nil},
 		{"offsets retention", func(c *Config) { c.Consumer.OffsetsRetentionMinutes = 0 }, []string{"consumer.offsets_retention_minutes", ">= 1"}},
+		{"transaction max timeout", func(c *Config) { c.Consumer.TransactionMaxTimeoutMs = 0 }, []string{"consumer.transaction_max_timeout_ms", "> 0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -163,9 +163,6 @@ func checkProducedBatch(b []byte, version int16) (int16, error) {
 	if attrs&attrControl != 0 {
 		return kerr.InvalidRecord.Code, errors.New("clients may not write control batches")
 	}
-	if attrs&attrTransactional != 0 {
-		return kerr.InvalidTxnState.Code, errors.New("transactions are not supported yet")
-	}
 	if attrs&attrCodecMask == codecZstd && version < 7 {
 		return kerr.UnsupportedCompressionType.Code, fmt.Errorf("zstd needs produce v7 or later; this request is v%d", version)
 	}

@@ -117,10 +117,29 @@ func (h *Handler) readFetch(r *kmsg.FetchRequest, targets []fetchTarget) (int, b
 		if limit > remaining {
 			limit = remaining
 		}
-		res, err := l.Read(t.req.FetchOffset, int32(max(limit, 0)), minOne)
+		var (
+			res     plog.ReadResult
+			aborted []plog.AbortedTxn
+			err     error
+		)
+		committed := r.Version >= 4 && r.IsolationLevel == isolationReadCommitted
+		if committed {
+			// Only data below the last stable offset, with the aborted
+			// transactions overlapping it: the client drops those.
+			res, aborted, err = l.ReadCommitted(t.req.FetchOffset, int32(max(limit, 0)), minOne)
+		} else {
+			res, err = l.Read(t.req.FetchOffset, int32(max(limit, 0)), minOne)
+		}
 		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = l.HighWatermark(), l.LastStableOffset(), l.LogStartOffset()
-		if r.IsolationLevel == isolationReadCommitted {
-			sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+		if committed {
+			// Never null under read_committed, and never stale: rebuilt
+			// on every read of a long poll.
+			sp.AbortedTransactions = make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(aborted))
+			for _, a := range aborted {
+				at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+				at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+				sp.AbortedTransactions = append(sp.AbortedTransactions, at)
+			}
 		}
 		if err != nil {
 			if !errors.Is(err, plog.ErrOffsetOutOfRange) {

@@ -35,7 +35,7 @@ func handleOffsetFetch(h *Handler, _ context.Context, req *server.Request) (serv
 					topics = append(topics, fetchTopic{t.Topic, t.TopicID, t.Partitions})
 				}
 			}
-			for _, t := range h.fetchOffsets(g.Group, topics, g.Topics == nil, byID) {
+			for _, t := range h.fetchOffsets(g.Group, topics, g.Topics == nil, byID, r.RequireStable) {
 				gt := kmsg.NewOffsetFetchResponseGroupTopic()
 				gt.Topic, gt.TopicID = t.name, t.id
 				for _, p := range t.parts {
@@ -57,7 +57,7 @@ func handleOffsetFetch(h *Handler, _ context.Context, req *server.Request) (serv
 	}
 	// v0 and v1 have no "all topics" form: a null list there is empty.
 	all := r.Topics == nil && r.Version >= 2
-	for _, t := range h.fetchOffsets(r.Group, topics, all, false) {
+	for _, t := range h.fetchOffsets(r.Group, topics, all, false, r.Version >= 7 && r.RequireStable) {
 		rt := kmsg.NewOffsetFetchResponseTopic()
 		rt.Topic = t.name
 		for _, p := range t.parts {
@@ -84,7 +84,9 @@ type fetchedTopic struct {
 
 // fetchOffsets answers one group: the listed partitions (offset -1 when
 // nothing is committed), or every committed partition when all is set.
-func (h *Handler) fetchOffsets(groupID string, topics []fetchTopic, all, byID bool) []fetchedTopic {
+// With requireStable (v7+, KIP-447) a partition with transactional offsets
+// still pending answers UNSTABLE_OFFSET_COMMIT, which clients retry.
+func (h *Handler) fetchOffsets(groupID string, topics []fetchTopic, all, byID, requireStable bool) []fetchedTopic {
 	committed := h.offsets.FetchGroup(groupID)
 	if all {
 		byTopic := map[string][]int32{}
@@ -123,6 +125,8 @@ func (h *Handler) fetchOffsets(groupID string, topics []fetchTopic, all, byID bo
 			fp.Partition, fp.Offset, fp.LeaderEpoch = p, -1, -1
 			if byID && name == "" {
 				fp.ErrorCode = kerr.UnknownTopicID.Code
+			} else if requireStable && h.offsets.HasPendingTxnOffsets(groupID, offsets.TP{Topic: name, Partition: p}) {
+				fp.ErrorCode = kerr.UnstableOffsetCommit.Code
 			} else if c, ok := committed[offsets.TP{Topic: name, Partition: p}]; ok {
 				fp.Offset, fp.LeaderEpoch = c.Offset, c.LeaderEpoch
 				md := c.Metadata

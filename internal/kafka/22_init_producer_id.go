@@ -2,22 +2,36 @@ package kafka
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/internal/server"
+	"github.com/chronik-streaming/chronik/internal/txn"
 )
 
-func handleInitProducerID(h *Handler, _ context.Context, req *server.Request) (server.Reply, error) {
+func handleInitProducerID(h *Handler, ctx context.Context, req *server.Request) (server.Reply, error) {
 	r := req.Body.(*kmsg.InitProducerIDRequest)
 	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if r.TransactionalID != nil {
-		// The transaction coordinator is not built yet; FindCoordinator is
-		// not advertised, so well-behaved clients never get here.
-		h.logger.Warn("InitProducerId with a transactional id refused: transactions are not supported yet", "transactional_id", *r.TransactionalID)
-		resp.ErrorCode = kerr.InvalidRequest.Code
+		if h.txns == nil {
+			resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			return server.Respond(resp), nil
+		}
+		pid, epoch := r.ProducerID, r.ProducerEpoch
+		if r.Version < 3 { // no producer id/epoch in the request
+			pid, epoch = -1, -1
+		}
+		timeout := time.Duration(r.TransactionTimeoutMillis) * time.Millisecond
+		id, ep, err := h.txns.InitProducerID(ctx, *r.TransactionalID, timeout, pid, epoch)
+		resp.ErrorCode = txn.ErrorCode(err, int16(kmsg.InitProducerID), r.Version)
+		if err == nil {
+			resp.ProducerID, resp.ProducerEpoch = id, ep
+		} else if resp.ErrorCode == -1 {
+			h.logger.Error("InitProducerId failed", "transactional_id", *r.TransactionalID, "err", err)
+		}
 		return server.Respond(resp), nil
 	}
 	// Without a transactional id Kafka always hands out a fresh id (the

@@ -34,6 +34,8 @@ func errorCode(err error) int16 {
 		{plog.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
 		{plog.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
 		{plog.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+		{plog.ErrInvalidTxnState, kerr.InvalidTxnState},
+		{plog.ErrTransactionCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 		{plog.ErrStorage, kerr.KafkaStorageError},
 		{plog.ErrClosed, kerr.UnknownTopicOrPartition},
 	} {

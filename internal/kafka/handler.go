@@ -33,6 +33,7 @@ type Handler struct {
 	cfg         *config.Config
 	topics      *topics.Manager
 	producerIDs *txn.ProducerIDs
+	txns        *txn.Coordinator
 	groups      *group.Coordinator
 	offsets     *offsets.Store
 	logger      *slog.Logger
@@ -43,8 +44,10 @@ type Handler struct {
 type Deps struct {
 	Topics      *topics.Manager
 	ProducerIDs *txn.ProducerIDs
-	Groups      *group.Coordinator
-	Offsets     *offsets.Store
+	// Txns is the transaction coordinator; nil refuses transactional ids.
+	Txns    *txn.Coordinator
+	Groups  *group.Coordinator
+	Offsets *offsets.Store
 }
 
 // StorageObserver learns when appends fail for lack of storage and when
@@ -59,7 +62,7 @@ func (h *Handler) SetStorageObserver(o StorageObserver) { h.storage = o }
 
 // New returns a Handler.
 func New(b Broker, cfg *config.Config, d Deps, logger *slog.Logger) *Handler {
-	return &Handler{broker: b, cfg: cfg, topics: d.Topics, producerIDs: d.ProducerIDs, groups: d.Groups, offsets: d.Offsets, logger: logger}
+	return &Handler{broker: b, cfg: cfg, topics: d.Topics, producerIDs: d.ProducerIDs, txns: d.Txns, groups: d.Groups, offsets: d.Offsets, logger: logger}
 }
 
 type handleFunc func(h *Handler, ctx context.Context, req *server.Request) (server.Reply, error)
@@ -102,6 +105,17 @@ func init() {
 		kmsg.ListGroups:           {0, 5, handleListGroups},
 		kmsg.DeleteGroups:         {0, 2, handleDeleteGroups},
 		kmsg.OffsetDelete:         {0, 0, handleOffsetDelete},
+		// Transactions (KIP-98). AddPartitionsToTxn v4+ is the
+		// broker-to-coordinator form and EndTxn v5+ transactions V2
+		// (KIP-890): neither is advertised, nor the transaction.version
+		// feature.
+		kmsg.AddPartitionsToTxn:   {0, 3, handleAddPartitionsToTxn},
+		kmsg.AddOffsetsToTxn:      {0, 3, handleAddOffsetsToTxn},
+		kmsg.EndTxn:               {0, 4, handleEndTxn},
+		kmsg.TxnOffsetCommit:      {0, 3, handleTxnOffsetCommit},
+		kmsg.DescribeProducers:    {0, 0, handleDescribeProducers},
+		kmsg.DescribeTransactions: {0, 0, handleDescribeTransactions},
+		kmsg.ListTransactions:     {0, 1, handleListTransactions},
 		// KIP-848 consumer group protocol.
 		kmsg.ConsumerGroupHeartbeat: {0, 1, handleConsumerGroupHeartbeat},
 		kmsg.ConsumerGroupDescribe:  {0, 1, handleConsumerGroupDescribe},

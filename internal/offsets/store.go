@@ -114,6 +114,10 @@ type Store struct {
 	mu     sync.RWMutex // guards groups and closed
 	groups map[string]map[TP]entry
 	closed bool
+	// pending holds the transactional offsets not yet committed or
+	// aborted (guarded by mu; pendingMu orders writes to it).
+	pending   map[pendingKey]map[TP]Committed
+	pendingMu sync.Mutex
 
 	seq atomic.Uint64 // write sequence, assigned inside write transactions
 
@@ -152,6 +156,9 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 			return fmt.Errorf("unsupported format %v (this version reads format %d)", v, formatVersion)
 		}
 		if _, err := tx.CreateBucketIfNotExists(bucketGroupMeta); err != nil {
+			return err
+		}
+		if err := s.loadPending(tx); err != nil {
 			return err
 		}
 		gb, err := tx.CreateBucketIfNotExists(bucketGroups)
