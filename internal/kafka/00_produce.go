@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -11,24 +10,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/internal/batch"
+	"github.com/chronik-streaming/chronik/internal/compress"
 	"github.com/chronik-streaming/chronik/internal/server"
 	"github.com/chronik-streaming/chronik/internal/topics"
 )
 
-// Offsets within a record batch header (magic 2).
-const (
-	batchLengthOffset     = 8
-	batchMagicOffset      = 16
-	batchAttributesOffset = 21
-	batchHeaderSize       = 61
-)
-
-const (
-	attrCodecMask     = 0x07
-	attrTransactional = 0x10
-	attrControl       = 0x20
-	codecZstd         = 4
-)
+// magicOffset is where the magic byte sits in both a record batch and a
+// legacy message (offset int64, size int32, crc uint32, then magic).
+const magicOffset = 16
 
 func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server.Reply, error) {
 	r := req.Body.(*kmsg.ProduceRequest)
@@ -76,7 +65,7 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 				continue
 			}
 			records := rp.Records
-			if r.Version < 3 && len(records) > batchMagicOffset && records[batchMagicOffset] < 2 {
+			if r.Version < 3 && len(records) > magicOffset && records[magicOffset] < 2 {
 				// Produce v0-v2 carry message sets of magic 0 or 1: stored
 				// as one record batch v2, as Kafka up-converts them.
 				if records, err = batch.ConvertLegacy(records, time.Now().UnixMilli()); err != nil {
@@ -145,25 +134,20 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 // checkProducedBatch checks what the log does not: that a produce carries
 // exactly one record batch of magic 2 that a client may write.
 func checkProducedBatch(b []byte, version int16) (int16, error) {
-	if len(b) < batchHeaderSize {
-		return kerr.CorruptMessage.Code, fmt.Errorf("record batch of %d bytes is shorter than a batch header", len(b))
-	}
-	if b[batchMagicOffset] != 2 {
-		// Produce v3+ must carry magic 2 (older versions were converted).
-		return kerr.InvalidRecord.Code, fmt.Errorf("produce v%d accepts only record batches of magic 2, not magic %d", version, b[batchMagicOffset])
-	}
-	size := int64(int32(binary.BigEndian.Uint32(b[batchLengthOffset:]))) + 12
+	h, err := batch.ParseHeader(b)
 	switch {
-	case size > int64(len(b)) || size < batchHeaderSize:
-		return kerr.CorruptMessage.Code, fmt.Errorf("record batch length %d does not match the %d bytes sent", size, len(b))
-	case size < int64(len(b)):
+	case errors.Is(err, batch.ErrBadMagic):
+		// Produce v3+ must carry magic 2 (older versions were converted).
+		return kerr.InvalidRecord.Code, fmt.Errorf("produce v%d accepts only record batches of magic 2: %w", version, err)
+	case err != nil:
+		return kerr.CorruptMessage.Code, err
+	case h.Size() > int64(len(b)):
+		return kerr.CorruptMessage.Code, fmt.Errorf("record batch length %d does not match the %d bytes sent", h.Size(), len(b))
+	case h.Size() < int64(len(b)):
 		return kerr.InvalidRecord.Code, errors.New("a produce request must carry exactly one record batch per partition")
-	}
-	attrs := binary.BigEndian.Uint16(b[batchAttributesOffset:])
-	if attrs&attrControl != 0 {
+	case h.IsControl():
 		return kerr.InvalidRecord.Code, errors.New("clients may not write control batches")
-	}
-	if attrs&attrCodecMask == codecZstd && version < 7 {
+	case h.Codec() == compress.Zstd && version < 7:
 		return kerr.UnsupportedCompressionType.Code, fmt.Errorf("zstd needs produce v7 or later; this request is v%d", version)
 	}
 	return 0, nil

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/internal/batch"
+	"github.com/chronik-streaming/chronik/internal/compress"
 	plog "github.com/chronik-streaming/chronik/internal/log"
 	"github.com/chronik-streaming/chronik/internal/server"
 	"github.com/chronik-streaming/chronik/internal/topics"
@@ -191,17 +191,16 @@ func (h *Handler) readFetch(r *kmsg.FetchRequest, targets []fetchTarget) (int, b
 
 // hasZstd reports whether any whole batch in b is zstd-compressed.
 func hasZstd(b []byte) bool {
-	for len(b) >= batchHeaderSize {
-		size := int(int32(binary.BigEndian.Uint32(b[batchLengthOffset:]))) + 12
-		if binary.BigEndian.Uint16(b[batchAttributesOffset:])&attrCodecMask == codecZstd {
+	for {
+		h, err := batch.ParseHeader(b)
+		if err != nil || h.Size() > int64(len(b)) {
+			return false
+		}
+		if h.Codec() == compress.Zstd {
 			return true
 		}
-		if size <= 0 || size > len(b) {
-			break
-		}
-		b = b[size:]
+		b = b[h.Size():]
 	}
-	return false
 }
 
 // checkLeaderEpoch fences a client whose idea of the leader epoch is off
