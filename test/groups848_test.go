@@ -147,18 +147,7 @@ func TestKIP848Lifecycle(t *testing.T) {
 		}
 	}()
 	owners := stable848(t, adm, "w848", "jobs848", 3, 6)
-	perMember := map[string]int{}
-	for _, m := range owners {
-		perMember[m]++
-	}
-	if len(perMember) != 3 {
-		t.Fatalf("owners %v: want 3 members", owners)
-	}
-	for m, n := range perMember {
-		if n != 2 {
-			t.Fatalf("member %s owns %d partitions, want 2 each: %v", m, n, owners)
-		}
-	}
+	assertEvenShares(t, owners, 3, 2)
 	g, _ := describe848(adm, "w848")
 	if g.AssignorName != "uniform" {
 		t.Fatalf("assignor %q, want uniform", g.AssignorName)
@@ -194,15 +183,7 @@ func TestKIP848Lifecycle(t *testing.T) {
 	ms[2].cl.Close()
 	ms = ms[:2]
 	owners = stable848(t, adm, "w848", "jobs848", 2, 6)
-	perMember = map[string]int{}
-	for _, m := range owners {
-		perMember[m]++
-	}
-	for m, n := range perMember {
-		if n != 3 {
-			t.Fatalf("member %s owns %d partitions, want 3: %v", m, n, owners)
-		}
-	}
+	assertEvenShares(t, owners, 2, 3)
 	if o := stopWatch(); o != "" {
 		t.Fatalf("a partition had two owners: %s", o)
 	}

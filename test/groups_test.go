@@ -144,6 +144,24 @@ func waitAllConsumed(t *testing.T, ms []*groupMember, n int, timeout time.Durati
 	}
 }
 
+// assertEvenShares checks that owners (partition -> member) spreads the
+// partitions over members members, each partitions each.
+func assertEvenShares(t *testing.T, owners map[int32]string, members, each int) {
+	t.Helper()
+	perMember := map[string]int{}
+	for _, m := range owners {
+		perMember[m]++
+	}
+	if len(perMember) != members {
+		t.Fatalf("owners %v: want %d members", owners, members)
+	}
+	for m, n := range perMember {
+		if n != each {
+			t.Fatalf("member %s owns %d partitions, want %d each: %v", m, n, each, owners)
+		}
+	}
+}
+
 // evenEnd is the same end offset on partitions 0..n-1.
 func evenEnd(n int32, at int64) map[int32]int64 {
 	end := map[int32]int64{}
@@ -185,15 +203,7 @@ func TestConsumerGroupLifecycle(t *testing.T) {
 		}
 	}()
 	owners := stableAssignment(t, adm, "workers", "jobs", 3, 6)
-	perMember := map[string]int{}
-	for _, m := range owners {
-		perMember[m]++
-	}
-	for m, n := range perMember {
-		if n != 2 {
-			t.Fatalf("member %s owns %d partitions, want 2 each: %v", m, n, owners)
-		}
-	}
+	assertEvenShares(t, owners, 3, 2)
 	waitAllConsumed(t, ms, 300, 30*time.Second)
 	waitCommitted(t, adm, "workers", "jobs", evenEnd(6, 50))
 
