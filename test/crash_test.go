@@ -3,10 +3,12 @@ package test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,57 +170,73 @@ func TestCorruptTailIsTruncated(t *testing.T) {
 	}
 }
 
-// TestKill9MidTransaction kills the broker while a transactional producer
-// commits transaction after transaction over three partitions. After a
-// restart, a read_committed consumer sees every transaction whose commit
-// was acknowledged, and of every other transaction all of it or none.
-//
-// Known bug (issue 4 is open on it): some runs lose acknowledged
-// transactions from the read_committed view or leave the consumer stuck
-// below the last stable offset after the restart. Run it with
-// CHRONIK_TXN_KILL_TEST=1 (and CHRONIK_DEBUG_TXN=1 for the uncommitted
-// view of the lost transactions) while fixing it.
+// TestKill9MidTransaction kills the broker, three times, while a
+// transactional producer commits transaction after transaction over three
+// partitions. After the restarts, a read_committed consumer sees every
+// transaction whose commit was acknowledged, and of every other
+// transaction all of it or none, each record once.
 func TestKill9MidTransaction(t *testing.T) {
 	skipIfShort(t)
-	if os.Getenv("CHRONIK_TXN_KILL_TEST") == "" {
-		t.Skip("known bug under investigation; set CHRONIK_TXN_KILL_TEST=1 to run")
-	}
 	dir := t.TempDir()
+	if d := os.Getenv("CHRONIK_TEST_KEEP_DIR"); d != "" {
+		dir = d
+	}
 	pb := startProcBroker(t, dir, "--fsync", "always")
 	createTopic(t, kadmClient(newClient(t, pb.addr)), "txk", 3, nil)
-	p := txnProducer(t, pb.addr, "killer", "txk", kgo.TransactionTimeout(20*time.Second),
-		kgo.RecordRetries(2), kgo.RecordDeliveryTimeout(5*time.Second), kgo.RequestRetries(2))
 
 	var mu sync.Mutex
 	committed := map[int]bool{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for n := 0; ctx.Err() == nil; n++ {
-			if p.BeginTransaction() != nil {
-				return
-			}
-			for i := 0; i < 3; i++ {
-				p.Produce(ctx, &kgo.Record{Partition: int32(i), Value: []byte(fmt.Sprintf("%d-%d", n, i))}, nil)
-			}
-			if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
-				return
-			}
-			mu.Lock()
-			committed[n] = true
-			mu.Unlock()
+	next := 0 // first transaction number of the next round
+	for round := 0; round < 3; round++ {
+		if round > 0 {
+			pb.start()
 		}
-	}()
-	waitFor(t, 30*time.Second, "20 committed transactions", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(committed) >= 20
-	})
-	pb.kill()
-	<-done
-	p.Close()
+		// A new producer re-initialises the transactional id, which
+		// aborts whatever the killed broker left open.
+		p := txnProducer(t, pb.addr, "killer", "txk", kgo.TransactionTimeout(20*time.Second),
+			kgo.RecordRetries(2), kgo.RecordDeliveryTimeout(5*time.Second), kgo.RequestRetries(2))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int)
+		go func(first int) {
+			n := first
+			defer func() { done <- n }()
+			for ; ctx.Err() == nil; n++ {
+				if p.BeginTransaction() != nil {
+					return
+				}
+				var failed atomic.Bool
+				for i := 0; i < 3; i++ {
+					p.Produce(ctx, &kgo.Record{Partition: int32(i), Value: []byte(fmt.Sprintf("%d-%d", n, i))},
+						func(_ *kgo.Record, err error) {
+							if err != nil {
+								failed.Store(true)
+							}
+						})
+				}
+				// EndTransaction does not flush: records still buffered
+				// would silently move into the next transaction.
+				if err := p.Flush(ctx); err != nil || failed.Load() {
+					return
+				}
+				if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+					return
+				}
+				mu.Lock()
+				committed[n] = true
+				mu.Unlock()
+			}
+		}(next)
+		target := len(committed) + 20 + rand.IntN(20)
+		waitFor(t, 30*time.Second, "committed transactions", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(committed) >= target
+		})
+		pb.kill()
+		cancel()
+		next = <-done + 1
+		p.Close()
+	}
 
 	pb.start()
 	// Re-initialising the transactional id aborts whatever it left open.
@@ -259,7 +277,7 @@ func TestKill9MidTransaction(t *testing.T) {
 	defer mu.Unlock()
 	for n := range committed {
 		if perTxn[fmt.Sprint(n)] != 3 {
-			if os.Getenv("CHRONIK_DEBUG_TXN") != "" {
+			if os.Getenv("CHRONIK_TEST_DEBUG_TXN") != "" {
 				u := newClient(t, pb.addr, kgo.ConsumeTopics("txk"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 				all := map[string]string{}
 				uctx := waitContext(t, 10*time.Second)

@@ -66,6 +66,7 @@ type procBroker struct {
 	httpAddr string
 	args     []string
 	logPath  string
+	exited   chan error // receives the child's exit once; closed after
 }
 
 // startProcBroker starts `chronik serve` on dataDir with extra flags.
@@ -94,8 +95,18 @@ func (pb *procBroker) start() {
 		t.Fatal(err)
 	}
 	logf.Close()
+	exited := make(chan error, 1)
+	go func(cmd *exec.Cmd) { exited <- cmd.Wait(); close(exited) }(pb.cmd)
+	pb.exited = exited
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			pb.cmd = nil
+			log, _ := os.ReadFile(pb.logPath)
+			t.Fatalf("broker exited before it was ready (%v):\n%s", err, log)
+		default:
+		}
 		resp, err := http.Get("http://" + pb.httpAddr + "/ready")
 		if err == nil {
 			resp.Body.Close()
@@ -115,7 +126,7 @@ func (pb *procBroker) kill() {
 		return
 	}
 	_ = pb.cmd.Process.Signal(syscall.SIGKILL)
-	_ = pb.cmd.Wait()
+	<-pb.exited
 	pb.cmd = nil
 }
 
@@ -125,10 +136,8 @@ func (pb *procBroker) stop() {
 		return
 	}
 	_ = pb.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- pb.cmd.Wait() }()
 	select {
-	case err := <-done:
+	case err := <-pb.exited:
 		if err != nil {
 			pb.t.Errorf("broker exited with %v", err)
 		}
