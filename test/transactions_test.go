@@ -12,6 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/chronik-streaming/chronik/internal/batch/batchtest"
 )
 
 // txnProducer is a transactional franz-go producer for topic, records
@@ -55,17 +58,57 @@ func values(rs []*kgo.Record) []string {
 
 var readCommitted = kgo.FetchIsolationLevel(kgo.ReadCommitted())
 
+// txnVersions are franz-go clients speaking each transaction protocol: V2
+// (KIP-890, chosen by the client from the broker's transaction.version
+// feature) and V1 (produce capped below v12, as clients before KIP-890).
+var txnVersions = []struct {
+	name string
+	opts []kgo.Opt
+	v2   bool
+}{
+	{"V2", nil, true},
+	{"V1", []kgo.Opt{kgo.MaxVersions(func() *kversion.Versions {
+		v := kversion.Stable()
+		v.SetMaxKeyVersion(int16(kmsg.Produce), 11)
+		return v
+	}())}, false},
+}
+
+// checkTxnEpoch checks that a transactional id ran the protocol asked for:
+// under V2 each EndTxn bumps the epoch, under V1 only re-initialising does.
+func checkTxnEpoch(t *testing.T, adm *kadm.Client, id string, v2 bool, ended int) {
+	t.Helper()
+	dt, err := adm.DescribeTransactions(testContext(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := dt[id]
+	if d.Err != nil {
+		t.Fatalf("DescribeTransactions %s: %v", id, d.Err)
+	}
+	if v2 && int(d.ProducerEpoch) < ended || !v2 && d.ProducerEpoch != 0 {
+		t.Fatalf("transactional id %s is at epoch %d after %d transactions; transactions V2=%v", id, d.ProducerEpoch, ended, v2)
+	}
+}
+
 // TestTransactionsCommitAbort: committed transactions over two partitions
 // are visible to read_committed consumers, aborted ones are not, and
 // read_uncommitted consumers see everything.
 func TestTransactionsCommitAbort(t *testing.T) {
+	for _, tv := range txnVersions {
+		t.Run(tv.name, func(t *testing.T) { testTransactionsCommitAbort(t, tv.v2, tv.opts...) })
+	}
+}
+
+func testTransactionsCommitAbort(t *testing.T, v2 bool, opts ...kgo.Opt) {
 	tb := startBroker(t, "", nil)
 	adm := tb.admin()
 	createTopic(t, adm, "txn", 2, nil)
-	p := txnProducer(t, tb.addr, "tx-a", "txn")
+	p := txnProducer(t, tb.addr, "tx-a", "txn", opts...)
 	produceTxn(t, p, 2, true, "c0", "c1", "c2", "c3")
 	produceTxn(t, p, 2, false, "a0", "a1", "a2", "a3")
 	produceTxn(t, p, 2, true, "c4", "c5")
+	checkTxnEpoch(t, adm, "tx-a", v2, 3)
 
 	got := values(consumeAll(t, tb.addr, "txn", 6, readCommitted))
 	if want := []string{"c0", "c1", "c2", "c3", "c4", "c5"}; fmt.Sprint(got) != fmt.Sprint(want) {
@@ -139,6 +182,12 @@ func TestTransactionsCommitAbort(t *testing.T) {
 // TestTransactionsExactlyOnce: read-process-write with a group transact
 // session commits the group's offsets with the produced records.
 func TestTransactionsExactlyOnce(t *testing.T) {
+	for _, tv := range txnVersions {
+		t.Run(tv.name, func(t *testing.T) { testTransactionsExactlyOnce(t, tv.v2, tv.opts...) })
+	}
+}
+
+func testTransactionsExactlyOnce(t *testing.T, v2 bool, opts ...kgo.Opt) {
 	tb := startBroker(t, "", nil)
 	adm := tb.admin()
 	createTopic(t, adm, "eos-in", 2, nil)
@@ -152,16 +201,16 @@ func TestTransactionsExactlyOnce(t *testing.T) {
 		}
 	}
 
-	sess, err := kgo.NewGroupTransactSession(
+	sess, err := kgo.NewGroupTransactSession(append([]kgo.Opt{
 		kgo.SeedBrokers(tb.addr), kgo.TransactionalID("eos"), kgo.ConsumerGroup("eos-g"),
 		kgo.ConsumeTopics("eos-in"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		readCommitted, kgo.DefaultProduceTopic("eos-out"), kgo.RetryTimeout(10*time.Second),
-	)
+		readCommitted, kgo.DefaultProduceTopic("eos-out"), kgo.RetryTimeout(10 * time.Second),
+	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	done := 0
+	done, ended := 0, 0
 	for done < n {
 		fs := sess.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -186,6 +235,7 @@ func TestTransactionsExactlyOnce(t *testing.T) {
 		if err != nil {
 			t.Fatalf("end: %v", err)
 		}
+		ended++
 		if committed {
 			done += len(recs)
 		}
@@ -201,6 +251,7 @@ func TestTransactionsExactlyOnce(t *testing.T) {
 			t.Fatalf("group offset of eos-in/%d = %+v, want %d", p, o, want)
 		}
 	}
+	checkTxnEpoch(t, adm, "eos", v2, ended)
 	got := values(consumeAll(t, tb.addr, "eos-out", n, readCommitted))
 	if len(got) != n {
 		t.Fatalf("eos-out holds %d records, want %d", len(got), n)
@@ -500,4 +551,169 @@ func TestKcatReadCommitted(t *testing.T) {
 	if got := consume("read_uncommitted"); got != "c0\nc1\na0\na1\nc2\n" {
 		t.Fatalf("kcat read_uncommitted consumed %q", got)
 	}
+}
+
+// TestTransactionsV2Wire drives transactions V2 (KIP-890) request by
+// request: the broker finalizes transaction.version 2; Produce v12 and
+// TxnOffsetCommit v5 join the transaction without AddPartitionsToTxn and
+// AddOffsetsToTxn; EndTxn v5 bumps the epoch, so the marker fences the
+// old one. A V1 request sequence at the same time must still add its
+// partitions: Produce v11 of a partition outside the transaction is
+// INVALID_TXN_STATE.
+func TestTransactionsV2Wire(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	createTopic(t, tb.admin(), "tv2", 1, nil)
+
+	av := kmsg.NewPtrApiVersionsRequest()
+	av.Version, av.ClientSoftwareName, av.ClientSoftwareVersion = 3, "test", "1"
+	avr := roundTrip(t, tb.addr, av).(*kmsg.ApiVersionsResponse)
+	if len(avr.FinalizedFeatures) != 1 || avr.FinalizedFeatures[0].Name != "transaction.version" ||
+		avr.FinalizedFeatures[0].MaxVersionLevel != 2 || avr.FinalizedFeaturesEpoch < 0 {
+		t.Fatalf("ApiVersions features: %+v (epoch %d)", avr.FinalizedFeatures, avr.FinalizedFeaturesEpoch)
+	}
+
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.Version, init.TransactionalID, init.TransactionTimeoutMillis = 5, strp("tv2-raw"), 60000
+	ir := roundTrip(t, tb.addr, init).(*kmsg.InitProducerIDResponse)
+	if ir.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: error %d", ir.ErrorCode)
+	}
+	pid, epoch := ir.ProducerID, ir.ProducerEpoch
+
+	produce := func(version, epoch int16, seq int32, value string) int16 {
+		t.Helper()
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis, req.TransactionID = version, -1, 5000, strp("tv2-raw")
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "tv2"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = batchtest.Build(batchtest.Options{Values: [][]byte{[]byte(value)}, Idempotent: true,
+			Transactional: true, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq, BaseTimestamp: time.Now().UnixMilli()})
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return roundTrip(t, tb.addr, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	endTxn := func(version, epoch int16, commit bool) *kmsg.EndTxnResponse {
+		t.Helper()
+		req := kmsg.NewPtrEndTxnRequest()
+		req.Version, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = version, "tv2-raw", pid, epoch, commit
+		return roundTrip(t, tb.addr, req).(*kmsg.EndTxnResponse)
+	}
+
+	// V2: implicit partition and group adds, epoch bumped by EndTxn.
+	if code := produce(12, epoch, 0, "v2-committed"); code != 0 {
+		t.Fatalf("Produce v12 in a V2 transaction: error %d", code)
+	}
+	toc := kmsg.NewPtrTxnOffsetCommitRequest()
+	toc.Version, toc.TransactionalID, toc.Group, toc.ProducerID, toc.ProducerEpoch, toc.Generation = 5, "tv2-raw", "tv2-g", pid, epoch, -1
+	tt := kmsg.NewTxnOffsetCommitRequestTopic()
+	tt.Topic = "tv2"
+	tp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	tp.Offset = 7
+	tt.Partitions = append(tt.Partitions, tp)
+	toc.Topics = append(toc.Topics, tt)
+	if code := roundTrip(t, tb.addr, toc).(*kmsg.TxnOffsetCommitResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("TxnOffsetCommit v5 without AddOffsetsToTxn: error %d", code)
+	}
+	er := endTxn(5, epoch, true)
+	if er.ErrorCode != 0 || er.ProducerID != pid || er.ProducerEpoch != epoch+1 {
+		t.Fatalf("EndTxn v5: error %d, producer %d epoch %d; want %d epoch %d", er.ErrorCode, er.ProducerID, er.ProducerEpoch, pid, epoch+1)
+	}
+	// A retry of the same EndTxn (the answer was lost) succeeds again.
+	if er := endTxn(5, epoch, true); er.ErrorCode != 0 || er.ProducerEpoch != epoch+1 {
+		t.Fatalf("EndTxn v5 retry: error %d, epoch %d", er.ErrorCode, er.ProducerEpoch)
+	}
+	// The commit marker carries the bumped epoch: the old one is fenced.
+	if code := produce(12, epoch, 1, "zombie"); code != kerr.InvalidProducerEpoch.Code {
+		t.Fatalf("Produce at the epoch before the bump: error %d, want INVALID_PRODUCER_EPOCH", code)
+	}
+	epoch++
+
+	// V1 sequence: without AddPartitionsToTxn the batch is refused.
+	if code := produce(11, epoch, 0, "unadded"); code != kerr.InvalidTxnState.Code {
+		t.Fatalf("Produce v11 of a partition outside the transaction: error %d, want INVALID_TXN_STATE", code)
+	}
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.Version, add.TransactionalID, add.ProducerID, add.ProducerEpoch = 3, "tv2-raw", pid, epoch
+	at := kmsg.NewAddPartitionsToTxnRequestTopic()
+	at.Topic, at.Partitions = "tv2", []int32{0}
+	add.Topics = append(add.Topics, at)
+	if code := roundTrip(t, tb.addr, add).(*kmsg.AddPartitionsToTxnResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("AddPartitionsToTxn: error %d", code)
+	}
+	if code := produce(11, epoch, 0, "v1-aborted"); code != 0 {
+		t.Fatalf("Produce v11 after AddPartitionsToTxn: error %d", code)
+	}
+	if er := endTxn(4, epoch, false); er.ErrorCode != 0 {
+		t.Fatalf("EndTxn v4 abort: error %d", er.ErrorCode)
+	}
+
+	got := values(consumeAll(t, tb.addr, "tv2", 1, readCommitted))
+	if fmt.Sprint(got) != "[v2-committed]" {
+		t.Fatalf("read_committed saw %v", got)
+	}
+	offs, err := tb.admin().FetchOffsets(testContext(t), "tv2-g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offs.Lookup("tv2", 0); !ok || o.At != 7 {
+		t.Fatalf("group offset committed by the V2 transaction = %+v", o)
+	}
+}
+
+// TestConfluentKafkaPythonTransactions: confluent-kafka-python's
+// transactional producer (librdkafka, transactions V1) commits and aborts,
+// and runs consume-transform-produce with send_offsets_to_transaction; a
+// read_committed reader sees each committed record once and nothing
+// aborted, and the group's offsets are the end of the input.
+func TestConfluentKafkaPythonTransactions(t *testing.T) {
+	py := pythonWith(t, "confluent_kafka")
+	tb := startBroker(t, "", nil)
+	adm := tb.admin()
+	createTopic(t, adm, "pyt-in", 2, nil)
+	createTopic(t, adm, "pyt-out", 2, nil)
+	const n = 30
+	in := tb.client(kgo.DefaultProduceTopic("pyt-in"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for i := range n {
+		if err := in.ProduceSync(testContext(t), &kgo.Record{Value: fmt.Appendf(nil, "%02d", i), Partition: int32(i % 2)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := runScript(t, 120*time.Second, py, scriptPath(t, "python/confluent_transactions.py"), tb.addr, map[string]any{
+		"input": "pyt-in", "output": "pyt-out", "records": n, "partitions": 2,
+	})
+	var eos struct {
+		Processed int
+		Committed map[string]int64
+	}
+	ev.get("eos_done", "", &eos)
+	if eos.Processed != n || eos.Committed["0"] != n/2 || eos.Committed["1"] != n/2 {
+		t.Errorf("consume-transform-produce: %+v, want %d processed and offsets %d/%d", eos, n, n/2, n/2)
+	}
+	want := []string{"c1", "c2"}
+	for i := range n {
+		want = append(want, fmt.Sprintf("t-%02d", i))
+	}
+	sort.Strings(want)
+	var rc, ru struct{ Values []string }
+	ev.get("read_committed", "", &rc)
+	ev.get("read_uncommitted", "", &ru)
+	sort.Strings(rc.Values)
+	if fmt.Sprint(rc.Values) != fmt.Sprint(want) {
+		t.Errorf("read_committed saw %v\nwant %v", rc.Values, want)
+	}
+	sort.Strings(ru.Values)
+	if wantAll := sortedCopy(append(want, "a1", "a2")); fmt.Sprint(ru.Values) != fmt.Sprint(wantAll) {
+		t.Errorf("read_uncommitted saw %v\nwant %v", ru.Values, wantAll)
+	}
+	// The franz-go view agrees.
+	if got := values(consumeAll(t, tb.addr, "pyt-out", len(want), readCommitted)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("franz-go read_committed saw %v", got)
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/chronik-streaming/chronik/internal/compress"
 	"github.com/chronik-streaming/chronik/internal/server"
 	"github.com/chronik-streaming/chronik/internal/topics"
+	"github.com/chronik-streaming/chronik/internal/txn"
 )
 
 // magicOffset is where the magic byte sits in both a record batch and a
@@ -73,9 +74,16 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 					continue
 				}
 			}
-			if code, err := checkProducedBatch(records, r.Version); err != nil {
+			bh, code, err := checkProducedBatch(records, r.Version)
+			if err != nil {
 				fail(code, err)
 				continue
+			}
+			if bh.IsTransactional() {
+				if err := h.joinTransaction(r.TransactionID, bh, name, rp.Partition, r.Version); err != nil {
+					fail(txn.ErrorCode(err, int16(kmsg.Produce), r.Version), err)
+					continue
+				}
 			}
 			if codec := p.Topic.StorageCodec(); codec >= 0 {
 				// compression.type names a codec: store batches with it,
@@ -133,24 +141,42 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 
 // checkProducedBatch checks what the log does not: that a produce carries
 // exactly one record batch of magic 2 that a client may write.
-func checkProducedBatch(b []byte, version int16) (int16, error) {
+func checkProducedBatch(b []byte, version int16) (batch.Header, int16, error) {
 	h, err := batch.ParseHeader(b)
 	switch {
 	case errors.Is(err, batch.ErrBadMagic):
 		// Produce v3+ must carry magic 2 (older versions were converted).
-		return kerr.InvalidRecord.Code, fmt.Errorf("produce v%d accepts only record batches of magic 2: %w", version, err)
+		return h, kerr.InvalidRecord.Code, fmt.Errorf("produce v%d accepts only record batches of magic 2: %w", version, err)
 	case err != nil:
-		return kerr.CorruptMessage.Code, err
+		return h, kerr.CorruptMessage.Code, err
 	case h.Size() > int64(len(b)):
-		return kerr.CorruptMessage.Code, fmt.Errorf("record batch length %d does not match the %d bytes sent", h.Size(), len(b))
+		return h, kerr.CorruptMessage.Code, fmt.Errorf("record batch length %d does not match the %d bytes sent", h.Size(), len(b))
 	case h.Size() < int64(len(b)):
-		return kerr.InvalidRecord.Code, errors.New("a produce request must carry exactly one record batch per partition")
+		return h, kerr.InvalidRecord.Code, errors.New("a produce request must carry exactly one record batch per partition")
 	case h.IsControl():
-		return kerr.InvalidRecord.Code, errors.New("clients may not write control batches")
+		return h, kerr.InvalidRecord.Code, errors.New("clients may not write control batches")
 	case h.Codec() == compress.Zstd && version < 7:
-		return kerr.UnsupportedCompressionType.Code, fmt.Errorf("zstd needs produce v7 or later; this request is v%d", version)
+		return h, kerr.UnsupportedCompressionType.Code, fmt.Errorf("zstd needs produce v7 or later; this request is v%d", version)
 	}
-	return 0, nil
+	return h, 0, nil
+}
+
+// joinTransaction ties a transactional batch to its transaction before it
+// is appended (KIP-890). Produce v12+ comes from transactions V2 clients,
+// which skip AddPartitionsToTxn: the partition is added here. Older
+// versions must have added it: verified, so that a batch of a transaction
+// already aborted (a zombie, a retry after a timeout) cannot start a
+// transaction no marker will ever end. As Kafka, a request without a
+// transactional id is not checked.
+func (h *Handler) joinTransaction(transactionalID *string, bh batch.Header, topic string, partition int32, version int16) error {
+	if transactionalID == nil || *transactionalID == "" || h.txns == nil {
+		return nil
+	}
+	tp := txn.TP{Topic: topic, Partition: partition}
+	if version >= 12 {
+		return h.txns.AddPartitions(*transactionalID, bh.ProducerID, bh.ProducerEpoch, []txn.TP{tp})
+	}
+	return h.txns.VerifyPartition(*transactionalID, bh.ProducerID, bh.ProducerEpoch, tp)
 }
 
 // resolveTopic finds a topic's name by name, or by id on versions that

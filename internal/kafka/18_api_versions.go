@@ -21,5 +21,24 @@ func handleApiVersions(h *Handler, _ context.Context, req *server.Request) (serv
 		return server.Respond(resp), nil
 	}
 	resp.ApiKeys = supportedAPIs()
+	if r.Version >= 3 {
+		resp.SupportedFeatures, resp.FinalizedFeaturesEpoch, resp.FinalizedFeatures = features()
+	}
 	return server.Respond(resp), nil
+}
+
+// transactionVersion is the finalized transaction.version feature (KIP-890,
+// KIP-1022): 2 switches clients that know it to transactions V2. Clients
+// that do not (librdkafka 2.0, sarama, the Java client before 4.0) keep
+// speaking V1, and the broker serves both at once.
+const transactionVersion = 2
+
+// features answers the KIP-584 feature fields. Features are finalized for
+// the whole (single-node) cluster once, so their epoch never changes.
+func features() ([]kmsg.ApiVersionsResponseSupportedFeature, int64, []kmsg.ApiVersionsResponseFinalizedFeature) {
+	sup := kmsg.NewApiVersionsResponseSupportedFeature()
+	sup.Name, sup.MinVersion, sup.MaxVersion = "transaction.version", 0, transactionVersion
+	fin := kmsg.NewApiVersionsResponseFinalizedFeature()
+	fin.Name, fin.MinVersionLevel, fin.MaxVersionLevel = "transaction.version", transactionVersion, transactionVersion
+	return []kmsg.ApiVersionsResponseSupportedFeature{sup}, 1, []kmsg.ApiVersionsResponseFinalizedFeature{fin}
 }

@@ -10,8 +10,9 @@ import (
 	"github.com/chronik-streaming/chronik/internal/txn"
 )
 
-// handleEndTxn commits or aborts a producer's transaction (v0-v4; v5 is
-// transactions V2, KIP-890, not advertised).
+// handleEndTxn commits or aborts a producer's transaction. v5+ is
+// transactions V2 (KIP-890): the completion bumps the epoch, and the
+// producer id and epoch for the next transaction are returned.
 func handleEndTxn(h *Handler, ctx context.Context, req *server.Request) (server.Reply, error) {
 	r := req.Body.(*kmsg.EndTxnRequest)
 	resp := r.ResponseKind().(*kmsg.EndTxnResponse)
@@ -20,8 +21,11 @@ func handleEndTxn(h *Handler, ctx context.Context, req *server.Request) (server.
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return server.Respond(resp), nil
 	}
-	_, _, err := h.txns.EndTxn(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit, false)
+	pid, epoch, err := h.txns.EndTxn(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit, r.Version >= 5)
 	resp.ErrorCode = txn.ErrorCode(err, int16(kmsg.EndTxn), r.Version)
+	if err == nil && r.Version >= 5 {
+		resp.ProducerID, resp.ProducerEpoch = pid, epoch
+	}
 	if resp.ErrorCode == -1 {
 		h.logger.Error("EndTxn failed", "transactional_id", r.TransactionalID, "err", err)
 	}

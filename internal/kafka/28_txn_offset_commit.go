@@ -27,7 +27,15 @@ func handleTxnOffsetCommit(h *Handler, _ context.Context, req *server.Request) (
 	case h.txns == nil:
 		code = kerr.CoordinatorNotAvailable.Code
 	default:
-		err := h.txns.ValidateTxnOffsetCommit(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group)
+		var err error
+		if r.Version >= 5 {
+			// Transactions V2 clients skip AddOffsetsToTxn: the group
+			// joins the transaction with its first offsets (KIP-890).
+			err = h.txns.AddOffsets(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group)
+		}
+		if err == nil {
+			err = h.txns.ValidateTxnOffsetCommit(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group)
+		}
 		if code = txn.ErrorCode(err, int16(kmsg.TxnOffsetCommit), r.Version); code == -1 {
 			h.logger.Error("TxnOffsetCommit validation failed", "transactional_id", r.TransactionalID, "err", err)
 		}

@@ -105,14 +105,15 @@ func init() {
 		kmsg.ListGroups:           {0, 5, handleListGroups},
 		kmsg.DeleteGroups:         {0, 2, handleDeleteGroups},
 		kmsg.OffsetDelete:         {0, 0, handleOffsetDelete},
-		// Transactions (KIP-98). AddPartitionsToTxn v4+ is the
-		// broker-to-coordinator form and EndTxn v5+ transactions V2
-		// (KIP-890): neither is advertised, nor the transaction.version
-		// feature.
+		// Transactions (KIP-98), and transactions V2 (KIP-890: EndTxn
+		// v5, TxnOffsetCommit v5 and Produce v12 with implicit adds; see
+		// the transaction.version feature in ApiVersions). AddPartitionsToTxn
+		// v4+ is the broker-to-coordinator form; TxnOffsetCommit v6
+		// addresses topics by id.
 		kmsg.AddPartitionsToTxn:   {0, 3, handleAddPartitionsToTxn},
-		kmsg.AddOffsetsToTxn:      {0, 3, handleAddOffsetsToTxn},
-		kmsg.EndTxn:               {0, 4, handleEndTxn},
-		kmsg.TxnOffsetCommit:      {0, 3, handleTxnOffsetCommit},
+		kmsg.AddOffsetsToTxn:      {0, 4, handleAddOffsetsToTxn},
+		kmsg.EndTxn:               {0, 5, handleEndTxn},
+		kmsg.TxnOffsetCommit:      {0, 5, handleTxnOffsetCommit},
 		kmsg.DescribeProducers:    {0, 0, handleDescribeProducers},
 		kmsg.DescribeTransactions: {0, 0, handleDescribeTransactions},
 		kmsg.ListTransactions:     {0, 1, handleListTransactions},

@@ -479,6 +479,35 @@ func (c *Coordinator) add(id string, producerID int64, epoch int16, parts []TP, 
 	return c.transition(e, next)
 }
 
+// VerifyPartition checks that tp is part of the producer's ongoing
+// transaction before a transactional batch of a V1 client (Produce < v12)
+// is appended (KIP-890 part 1): a batch of a transaction that was already
+// aborted or timed out, or that skipped AddPartitionsToTxn, would otherwise
+// leave the partition's last stable offset stuck. Errors as AddPartitions,
+// and ErrInvalidTxnState when tp is not in an ongoing transaction.
+func (c *Coordinator) VerifyPartition(transactionalID string, producerID int64, epoch int16, tp TP) error {
+	exit, err := c.enter()
+	if err != nil {
+		return err
+	}
+	defer exit()
+	if transactionalID == "" {
+		return ErrInvalidRequest
+	}
+	e, err := c.lockCurrent(transactionalID, producerID, epoch)
+	if err != nil {
+		return err
+	}
+	defer e.mu.Unlock()
+	switch {
+	case e.m.State.preparing():
+		return ErrConcurrentTransactions
+	case e.m.State != StateOngoing || !containsAllTPs(e.m.Partitions, []TP{tp}):
+		return ErrInvalidTxnState
+	}
+	return nil
+}
+
 // lockCurrent returns id's entry locked, after checking that producerID and
 // epoch are its current ones (INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED).
 func (c *Coordinator) lockCurrent(id string, producerID int64, epoch int16) (*entry, error) {
