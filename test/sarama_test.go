@@ -10,13 +10,16 @@ import (
 	"github.com/IBM/sarama"
 )
 
-// saramaVersions are the protocol levels sarama is driven at: an old one
-// that pins the request versions it sends (sarama < 1.46 behaviour), and the
-// newest constant, where sarama clamps to the broker's advertised ranges.
+// saramaVersions are the protocol levels sarama is driven at: old ones that
+// pin the request versions it sends (sarama < 1.46 behaviour; 0.10 means
+// Produce v2 and Fetch v3 with message sets of magic 1, converted by the
+// broker), and the newest constant, where sarama clamps to the broker's
+// advertised ranges.
 var saramaVersions = []struct {
 	name    string
 	version sarama.KafkaVersion
 }{
+	{"V0_10_0_0", sarama.V0_10_0_0},
 	{"V2_1_0_0", sarama.V2_1_0_0},
 	{"MaxVersion", sarama.MaxVersion},
 }
@@ -46,11 +49,16 @@ func TestSarama(t *testing.T) {
 				sarama.CompressionNone, sarama.CompressionGZIP, sarama.CompressionSnappy,
 				sarama.CompressionLZ4, sarama.CompressionZSTD,
 			} {
+				if codec == sarama.CompressionZSTD && !sv.version.IsAtLeast(sarama.V2_1_0_0) {
+					continue // zstd arrived with Kafka 2.1
+				}
 				t.Run(codec.String(), func(t *testing.T) {
 					testSaramaRoundTrip(t, tb, sv.version, prefix+"-"+codec.String(), codec)
 				})
 			}
-			t.Run("admin", func(t *testing.T) { testSaramaAdmin(t, tb, sv.version, prefix+"-admin") })
+			if sv.version.IsAtLeast(sarama.V0_10_1_0) { // CreateTopics arrived with 0.10.1
+				t.Run("admin", func(t *testing.T) { testSaramaAdmin(t, tb, sv.version, prefix+"-admin") })
+			}
 		})
 	}
 }
@@ -72,10 +80,16 @@ func saramaMessage(topic string, m clientMsg) *sarama.ProducerMessage {
 func testSaramaRoundTrip(t *testing.T, tb *testBroker, version sarama.KafkaVersion, topic string, codec sarama.CompressionCodec) {
 	createTopic(t, tb.admin(), topic, 1, nil)
 	msgs := clientMessages(t, topic, 40)
+	oldFormat := !version.IsAtLeast(sarama.V0_11_0_0)
+	if oldFormat {
+		for i := range msgs {
+			msgs[i].Headers = nil // message sets of magic 1 have none
+		}
+	}
 
 	cfg := saramaConfig(version)
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Producer.Idempotent = true
+	cfg.Producer.Idempotent = !oldFormat // idempotence needs 0.11
 	cfg.Net.MaxOpenRequests = 1
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.Compression = codec

@@ -5,8 +5,9 @@ Usage: kafka_python_client.py BOOTSTRAP < spec.json
 
 The spec (JSON on stdin) names the topics by codec (created beforehand by
 the test) and the messages to produce (key/value/header values base64 or
-null, timestamps in ms). kafka-python probes the broker version itself (no
-api_version is set). For each codec it can use here, the script produces
+null, timestamps in ms). kafka-python probes the broker version itself
+unless the spec sets api_version (e.g. [0, 10, 1]: Produce v2 and Fetch v3
+with message sets of magic 1, as old deployments pin it). For each codec it can use here, the script produces
 the messages with KafkaProducer, reads them back with a group-less
 KafkaConsumer (assign + seek_to_beginning), and queries end, beginning and
 by-time offsets (zstd topics are produced only: kafka-python 2.0.2
@@ -51,6 +52,7 @@ def main():
     # UNSUPPORTED_COMPRESSION_TYPE for zstd data below v10: the spec names
     # the codecs whose topics the consumer reads.
     consume = set(spec["consume_codecs"])
+    pinned = {"api_version": tuple(spec["api_version"])} if spec.get("api_version") else {}
 
     usable = {"gzip": kcodec.has_gzip(), "snappy": kcodec.has_snappy(),
               "lz4": kcodec.has_lz4(), "zstd": kcodec.has_zstd()}
@@ -58,19 +60,19 @@ def main():
 
     produced = {}
     for codec, topic in sorted(topics.items()):
-        if not usable.get(codec):
+        if codec != "none" and not usable.get(codec):
             continue
         try:
             p = KafkaProducer(bootstrap_servers=bootstrap, client_id="chronik-kafka-python",
-                              acks="all", compression_type=codec, linger_ms=10,
-                              request_timeout_ms=15000, max_block_ms=15000)
+                              acks="all", compression_type=None if codec == "none" else codec, linger_ms=10,
+                              request_timeout_ms=15000, max_block_ms=15000, **pinned)
         except Exception as e:  # noqa: BLE001 - report whatever the client raised
             fail("KafkaProducer(%s): %r" % (codec, e))
         emit("api_version", role="producer", codec=codec, version=list(p.config["api_version"]))
         futures = []
         for m in msgs:
             headers = [(h["key"], dec(h["value"])) for h in (m.get("headers") or [])]
-            futures.append(p.send(topic, key=dec(m["key"]), value=dec(m["value"]), headers=headers,
+            futures.append(p.send(topic, key=dec(m["key"]), value=dec(m["value"]), headers=headers or None,
                                   partition=0, timestamp_ms=m["timestamp"]))
         p.flush(timeout=30)
         offsets = []
@@ -88,7 +90,7 @@ def main():
         fail("no topic to consume")
     c = KafkaConsumer(bootstrap_servers=bootstrap, client_id="chronik-kafka-python-consumer",
                       group_id=None, enable_auto_commit=False, auto_offset_reset="none",
-                      fetch_max_wait_ms=100, request_timeout_ms=15000)
+                      fetch_max_wait_ms=100, request_timeout_ms=15000, **pinned)
     emit("api_version", role="consumer", version=list(c.config["api_version"]))
     tps = [TopicPartition(t, 0) for t in sorted(produced)]
     c.assign(tps)
