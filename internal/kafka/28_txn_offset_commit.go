@@ -18,39 +18,6 @@ import (
 func handleTxnOffsetCommit(h *Handler, _ context.Context, req *server.Request) (server.Reply, error) {
 	r := req.Body.(*kmsg.TxnOffsetCommitRequest)
 	resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
-
-	// An error for the whole request (every partition gets it).
-	var code int16
-	switch {
-	case r.Group == "":
-		code = kerr.InvalidGroupID.Code
-	case h.txns == nil:
-		code = kerr.CoordinatorNotAvailable.Code
-	default:
-		var err error
-		if r.Version >= 5 {
-			// Transactions V2 clients skip AddOffsetsToTxn: the group
-			// joins the transaction with its first offsets (KIP-890).
-			err = h.txns.AddOffsets(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group)
-		}
-		if err == nil {
-			err = h.txns.ValidateTxnOffsetCommit(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group)
-		}
-		if code = txn.ErrorCode(err, int16(kmsg.TxnOffsetCommit), r.Version); code == -1 {
-			h.logger.Error("TxnOffsetCommit validation failed", "transactional_id", r.TransactionalID, "err", err)
-		}
-		if code == 0 {
-			member, instance, generation := "", (*string)(nil), int32(-1)
-			if r.Version >= 3 {
-				member, instance, generation = r.MemberID, r.InstanceID, r.Generation
-			}
-			code = groupErrorCode(h.groups.ValidateTxnCommit(r.Group, member, instance, generation))
-		}
-	}
-
-	now := time.Now()
-	commits := map[offsets.TP]offsets.Committed{}
-	var stored []*int16
 	resp.Topics = make([]kmsg.TxnOffsetCommitResponseTopic, len(r.Topics))
 	for ti, rt := range r.Topics {
 		st := &resp.Topics[ti]
@@ -58,38 +25,89 @@ func handleTxnOffsetCommit(h *Handler, _ context.Context, req *server.Request) (
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.TxnOffsetCommitResponseTopicPartition, len(rt.Partitions))
 		for pi, rp := range rt.Partitions {
-			sp := &st.Partitions[pi]
-			*sp = kmsg.NewTxnOffsetCommitResponseTopicPartition()
-			sp.Partition = rp.Partition
-			switch {
-			case code != 0:
-				sp.ErrorCode = code
-			case rp.Metadata != nil && len(*rp.Metadata) > maxOffsetMetadataBytes:
-				sp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
-			default:
-				if _, err := h.topics.Partition(rt.Topic, rp.Partition); err != nil {
-					sp.ErrorCode = errorCode(err)
-					continue
-				}
-				c := offsets.Committed{Offset: rp.Offset, LeaderEpoch: rp.LeaderEpoch, CommitTime: now}
-				if r.Version < 2 {
-					c.LeaderEpoch = -1
-				}
-				if rp.Metadata != nil {
-					c.Metadata = *rp.Metadata
-				}
-				commits[offsets.TP{Topic: rt.Topic, Partition: rp.Partition}] = c
-				stored = append(stored, &sp.ErrorCode)
+			st.Partitions[pi] = kmsg.NewTxnOffsetCommitResponseTopicPartition()
+			st.Partitions[pi].Partition = rp.Partition
+		}
+	}
+	// setAll answers code for every partition (an error of the request).
+	setAll := func(code int16) {
+		for ti := range resp.Topics {
+			for pi := range resp.Topics[ti].Partitions {
+				resp.Topics[ti].Partitions[pi].ErrorCode = code
 			}
 		}
 	}
-	if len(commits) > 0 {
-		if err := h.offsets.PutPendingTxnOffsets(r.ProducerID, r.Group, commits); err != nil {
-			h.logger.Error("storing transactional offsets failed", "group", r.Group, "err", err)
-			for _, c := range stored {
-				*c = kerr.KafkaStorageError.Code
-			}
+	switch {
+	case r.Group == "":
+		setAll(kerr.InvalidGroupID.Code)
+		return server.Respond(resp), nil
+	case h.txns == nil:
+		setAll(kerr.CoordinatorNotAvailable.Code)
+		return server.Respond(resp), nil
+	}
+
+	// Checked and stored while the transaction cannot end, so that no
+	// abort slips between the checks and the pending write.
+	var groupCode int16
+	err := h.txns.TxnOffsetCommit(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group, r.Version >= 5, func() error {
+		member, instance, generation := "", (*string)(nil), int32(-1)
+		if r.Version >= 3 {
+			member, instance, generation = r.MemberID, r.InstanceID, r.Generation
 		}
+		if groupCode = groupErrorCode(h.groups.ValidateTxnCommit(r.Group, member, instance, generation)); groupCode != 0 {
+			return nil
+		}
+		h.storeTxnOffsets(r, resp)
+		return nil
+	})
+	switch {
+	case err != nil:
+		code := txn.ErrorCode(err, int16(kmsg.TxnOffsetCommit), r.Version)
+		if code == -1 {
+			h.logger.Error("TxnOffsetCommit failed", "transactional_id", r.TransactionalID, "err", err)
+		}
+		setAll(code)
+	case groupCode != 0:
+		setAll(groupCode)
 	}
 	return server.Respond(resp), nil
+}
+
+// storeTxnOffsets stores the request's offsets as pending in the producer's
+// transaction, answering per partition.
+func (h *Handler) storeTxnOffsets(r *kmsg.TxnOffsetCommitRequest, resp *kmsg.TxnOffsetCommitResponse) {
+	now := time.Now()
+	commits := map[offsets.TP]offsets.Committed{}
+	var stored []*int16
+	for ti, rt := range r.Topics {
+		for pi, rp := range rt.Partitions {
+			sp := &resp.Topics[ti].Partitions[pi]
+			if rp.Metadata != nil && len(*rp.Metadata) > maxOffsetMetadataBytes {
+				sp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
+				continue
+			}
+			if _, err := h.topics.Partition(rt.Topic, rp.Partition); err != nil {
+				sp.ErrorCode = errorCode(err)
+				continue
+			}
+			c := offsets.Committed{Offset: rp.Offset, LeaderEpoch: rp.LeaderEpoch, CommitTime: now}
+			if r.Version < 2 {
+				c.LeaderEpoch = -1
+			}
+			if rp.Metadata != nil {
+				c.Metadata = *rp.Metadata
+			}
+			commits[offsets.TP{Topic: rt.Topic, Partition: rp.Partition}] = c
+			stored = append(stored, &sp.ErrorCode)
+		}
+	}
+	if len(commits) == 0 {
+		return
+	}
+	if err := h.offsets.PutPendingTxnOffsets(r.ProducerID, r.Group, commits); err != nil {
+		h.logger.Error("storing transactional offsets failed", "group", r.Group, "err", err)
+		for _, c := range stored {
+			*c = kerr.KafkaStorageError.Code
+		}
+	}
 }

@@ -434,7 +434,7 @@ func (c *Coordinator) AddPartitions(transactionalID string, producerID int64, ep
 
 // AddOffsets adds a consumer group's offsets to the producer's transaction
 // (AddOffsetsToTxn), with AddPartitions' errors. TxnOffsetCommit for the
-// group is then accepted (ValidateTxnOffsetCommit) and the group's offsets
+// group is then accepted (TxnOffsetCommit) and the group's offsets
 // are completed with the transaction through OffsetMaterializer.
 func (c *Coordinator) AddOffsets(transactionalID string, producerID int64, epoch int16, group string) error {
 	return c.add(transactionalID, producerID, epoch, nil, group)
@@ -527,12 +527,25 @@ func (c *Coordinator) lockCurrent(id string, producerID int64, epoch int16) (*en
 	return e, nil
 }
 
-// ValidateTxnOffsetCommit checks a TxnOffsetCommit against the transaction
-// (Kafka's KIP-890 verification of the group's offsets partition):
-// ErrInvalidProducerIDMapping / ErrProducerFenced as for AddPartitions,
-// ErrConcurrentTransactions while completing, ErrInvalidTxnState when the
-// group was not added with AddOffsets to the ongoing transaction.
-func (c *Coordinator) ValidateTxnOffsetCommit(transactionalID string, producerID int64, epoch int16, group string) error {
+// TxnOffsetCommit checks a TxnOffsetCommit against the transaction
+// (Kafka's KIP-890 verification of the group's offsets partition) and, when
+// it passes, runs store while the transaction cannot change state: the
+// pending offsets are stored before any completion starts, so the
+// completion always sees them (a concurrent abort or timeout cannot leave
+// offsets pending in a transaction that already ended). With implicitAdd
+// (TxnOffsetCommit v5+, transactions V2) the group joins the transaction
+// first, as AddOffsets would.
+//
+// Errors: ErrInvalidProducerIDMapping / ErrProducerFenced as for
+// AddPartitions, ErrConcurrentTransactions while completing,
+// ErrInvalidTxnState when the group is not in the ongoing transaction, or
+// store's error.
+func (c *Coordinator) TxnOffsetCommit(transactionalID string, producerID int64, epoch int16, group string, implicitAdd bool, store func() error) error {
+	if implicitAdd {
+		if err := c.AddOffsets(transactionalID, producerID, epoch, group); err != nil {
+			return err
+		}
+	}
 	exit, err := c.enter()
 	if err != nil {
 		return err
@@ -552,7 +565,7 @@ func (c *Coordinator) ValidateTxnOffsetCommit(transactionalID string, producerID
 	case e.m.State != StateOngoing || !slices.Contains(e.m.Groups, group):
 		return ErrInvalidTxnState
 	}
-	return nil
+	return store()
 }
 
 // EndTxn commits or aborts the producer's transaction. The decision is made

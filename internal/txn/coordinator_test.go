@@ -237,9 +237,9 @@ func TestCommitAndAbort(t *testing.T) {
 	}
 	mustOK(t, h.c.AddPartitions("tx", pid, ep, []TP{tpB, tpA}))
 	mustOK(t, h.c.AddPartitions("tx", pid, ep, []TP{tpA})) // already there
-	mustErr(t, h.c.ValidateTxnOffsetCommit("tx", pid, ep, "g"), ErrInvalidTxnState)
+	mustErr(t, h.c.TxnOffsetCommit("tx", pid, ep, "g", false, noStore), ErrInvalidTxnState)
 	mustOK(t, h.c.AddOffsets("tx", pid, ep, "g"))
-	mustOK(t, h.c.ValidateTxnOffsetCommit("tx", pid, ep, "g"))
+	mustOK(t, h.c.TxnOffsetCommit("tx", pid, ep, "g", false, noStore))
 	d := h.describe("tx")
 	if d.State != "Ongoing" || !reflect.DeepEqual(d.Partitions, []TP{tpA, tpB}) || !reflect.DeepEqual(d.Groups, []string{"g"}) ||
 		d.TransactionStartTimeMs != h.clock.Now().UnixMilli() {
@@ -327,7 +327,7 @@ func TestFencing(t *testing.T) {
 	mustErr(t, h.c.AddPartitions("tx", pid, ep1+1, []TP{tpA}), ErrProducerFenced) // any other epoch
 	mustErr(t, h.c.AddPartitions("tx", pid+7, ep1, []TP{tpA}), ErrInvalidProducerIDMapping)
 	mustErr(t, h.c.AddPartitions("nope", pid, ep1, []TP{tpA}), ErrInvalidProducerIDMapping)
-	mustErr(t, h.c.ValidateTxnOffsetCommit("tx", pid, ep0, "g"), ErrProducerFenced)
+	mustErr(t, h.c.TxnOffsetCommit("tx", pid, ep0, "g", false, noStore), ErrProducerFenced)
 	_, _, err2 := h.c.EndTxn(context.Background(), "tx", pid, ep0, true, false)
 	mustErr(t, err2, ErrProducerFenced)
 
@@ -481,7 +481,7 @@ func TestConcurrentTransactionsWhileCompleting(t *testing.T) {
 	<-h.markers.started
 	mustErr(t, h.c.AddPartitions("tx", pid, ep, []TP{tpB}), ErrConcurrentTransactions)
 	mustErr(t, h.c.AddOffsets("tx", pid, ep, "g2"), ErrConcurrentTransactions)
-	mustErr(t, h.c.ValidateTxnOffsetCommit("tx", pid, ep, "g"), ErrConcurrentTransactions)
+	mustErr(t, h.c.TxnOffsetCommit("tx", pid, ep, "g", false, noStore), ErrConcurrentTransactions)
 	_, _, err := h.c.EndTxn(context.Background(), "tx", pid, ep, true, false)
 	mustErr(t, err, ErrConcurrentTransactions)
 	_, _, err = h.c.EndTxn(context.Background(), "tx", pid, ep, false, false)
@@ -861,3 +861,5 @@ func TestCrashInPrepareCommit(t *testing.T) {
 		t.Fatalf("markers after crash %+v, want %+v", h2.markers.Calls(), want)
 	}
 }
+
+func noStore() error { return nil }
