@@ -24,6 +24,7 @@ type Config struct {
 	Server   Server   `toml:"server"`
 	Storage  Storage  `toml:"storage"`
 	Consumer Consumer `toml:"consumer"`
+	Search   Search   `toml:"search"`
 }
 
 // Server configures the node identity, its listeners and logging.
@@ -49,6 +50,16 @@ type Storage struct {
 	MessageMaxBytes        int32  `toml:"message_max_bytes"`
 	IndexIntervalBytes     int32  `toml:"index_interval_bytes"`
 	ProducerIDExpirationMs int64  `toml:"producer_id_expiration_ms"`
+}
+
+// Search configures the full-text index over messages.
+type Search struct {
+	// SearchEnabled is the default of the topic config
+	// chronik.search.enabled.
+	SearchEnabled bool `toml:"search_enabled"`
+	// SearchIndexDocs rolls a partition's index after this many records,
+	// so retention drops whole indexes.
+	SearchIndexDocs int64 `toml:"search_index_docs"`
 }
 
 // Consumer configures topic auto-creation and consumer groups.
@@ -115,6 +126,10 @@ func Default() *Config {
 			GroupConsumerHeartbeatIntervalMs: 5000,
 			OffsetsRetentionMinutes:          10080,
 			TransactionMaxTimeoutMs:          900000,
+		},
+		Search: Search{
+			SearchEnabled:   false,
+			SearchIndexDocs: 1000000,
 		},
 	}
 }

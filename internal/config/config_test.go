@@ -46,6 +46,8 @@ func TestDefaultValues(t *testing.T) {
 		{"group_consumer_heartbeat_interval_ms", c.Consumer.GroupConsumerHeartbeatIntervalMs, int32(5000)},
 		{"offsets_retention_minutes", c.Consumer.OffsetsRetentionMinutes, int64(10080)},
 		{"transaction_max_timeout_ms", c.Consumer.TransactionMaxTimeoutMs, int64(900000)},
+		{"search_enabled", c.Search.SearchEnabled, false},
+		{"search_index_docs", c.Search.SearchIndexDocs, int64(1000000)},
 	}
 	if len(tests) != len(Keys()) {
 		t.Errorf("test covers %d keys, config has %d", len(tests), len(Keys()))
@@ -101,7 +103,7 @@ func TestKeyNaming(t *testing.T) {
 			t.Errorf("help text for unknown key %s", name)
 		}
 	}
-	if want := []string{"server", "storage", "consumer"}; !reflect.DeepEqual(sections, want) {
+	if want := []string{"server", "storage", "consumer", "search"}; !reflect.DeepEqual(sections, want) {
 		t.Errorf("sections = %v, want %v", sections, want)
 	}
 }

@@ -43,6 +43,9 @@ var help = map[string]string{
 	"group_consumer_heartbeat_interval_ms": "heartbeat interval the broker gives KIP-848 group members",
 	"offsets_retention_minutes":            "drop committed offsets of empty groups after this many minutes",
 	"transaction_max_timeout_ms":           "largest transaction timeout a transactional producer may ask for",
+
+	"search_enabled":    "index the messages of topics that do not set chronik.search.enabled",
+	"search_index_docs": "records per search index of a partition; older indexes are dropped whole by retention",
 }
 
 // Key describes one configuration key.

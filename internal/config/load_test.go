@@ -152,6 +152,8 @@ var nonDefault = map[string]string{
 	"group_consumer_heartbeat_interval_ms": "2000",
 	"offsets_retention_minutes":            "1440",
 	"transaction_max_timeout_ms":           "60000",
+	"search_enabled":                       "true",
+	"search_index_docs":                    "5000",
 }
 
 // TestEveryKeyEverySource sets each key through each of file, env and flag

@@ -150,6 +150,7 @@ func (c *Config) Validate() error {
 	}
 	atLeast("offsets_retention_minutes", co.OffsetsRetentionMinutes, 1)
 	positive("transaction_max_timeout_ms", co.TransactionMaxTimeoutMs)
+	atLeast("search_index_docs", c.Search.SearchIndexDocs, 1000)
 
 	if len(ve) == 0 {
 		return nil

@@ -44,6 +44,9 @@ func i64(v int64) string { return strconv.FormatInt(v, 10) }
 
 const maxLong = math.MaxInt64
 
+// SearchEnabledConfig is the topic config that makes a topic searchable.
+const SearchEnabledConfig = "chronik.search.enabled"
+
 // topicConfigs are the topic configs Chronik knows, with Kafka's names.
 // Those that only matter to replication or features still to come are
 // accepted and reported, so tools that set them keep working.
@@ -78,6 +81,7 @@ func init() {
 		{Name: "local.retention.ms", Type: TypeLong, BrokerName: "log.local.retention.ms", Doc: "Local retention with tiered storage; -2 follows retention.ms.", Default: constant("-2"), Min: -2, Max: maxLong},
 		{Name: "local.retention.bytes", Type: TypeLong, BrokerName: "log.local.retention.bytes", Doc: "Local retention with tiered storage; -2 follows retention.bytes.", Default: constant("-2"), Min: -2, Max: maxLong},
 		{Name: "remote.storage.enable", Type: TypeBoolean, BrokerName: "", Doc: "Tier closed segments to object storage.", Default: constant("false"), Valid: []string{"false"}},
+		{Name: SearchEnabledConfig, Type: TypeBoolean, BrokerName: "search_enabled", Doc: "Index the topic's messages for search (GET /api/v1/topics/{topic}/search).", Default: func(b *config.Config) string { return strconv.FormatBool(b.Search.SearchEnabled) }, Valid: []string{"true", "false"}},
 		{Name: "leader.replication.throttled.replicas", Type: TypeList, Doc: "Replication throttling; not used on one node.", Default: constant("")},
 		{Name: "follower.replication.throttled.replicas", Type: TypeList, Doc: "Replication throttling; not used on one node.", Default: constant("")},
 	} {

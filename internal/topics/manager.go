@@ -480,3 +480,12 @@ func (m *Manager) Close() error {
 	}
 	return first
 }
+
+// SearchEnabled reports whether t's messages are indexed for search (the
+// topic's chronik.search.enabled, else the broker's search_enabled).
+func (m *Manager) SearchEnabled(t *Topic) bool {
+	m.mu.RLock()
+	v, _ := m.ConfigValue(t.configs, SearchEnabledConfig)
+	m.mu.RUnlock()
+	return v == "true"
+}
