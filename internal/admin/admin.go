@@ -19,6 +19,8 @@ type Deps struct {
 	// GroupLag returns a group's per-partition lag; ok is false for an
 	// unknown group.
 	GroupLag func(group string) (parts []lag.Partition, ok bool)
+	// Search answers the search routes; nil leaves them out.
+	Search Searcher
 }
 
 // Handler returns the HTTP routes.
@@ -47,6 +49,9 @@ func Handler(d Deps) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"group": g, "total_lag": lag.Total(parts), "partitions": parts})
 	})
+	if d.Search != nil {
+		registerSearch(mux, d.Search)
+	}
 	// Profiling for operators chasing CPU or latency (go tool pprof).
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

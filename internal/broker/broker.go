@@ -22,6 +22,7 @@ import (
 	"github.com/chronik-streaming/chronik/internal/lag"
 	"github.com/chronik-streaming/chronik/internal/meta"
 	"github.com/chronik-streaming/chronik/internal/offsets"
+	"github.com/chronik-streaming/chronik/internal/search"
 	"github.com/chronik-streaming/chronik/internal/server"
 	"github.com/chronik-streaming/chronik/internal/topics"
 	"github.com/chronik-streaming/chronik/internal/txn"
@@ -41,6 +42,7 @@ type Broker struct {
 	offsets *offsets.Store
 	groups  *group.Coordinator
 	txns    *txn.Coordinator
+	search  *search.Service
 	kafka   *server.Server
 	http    *http.Server
 
@@ -128,6 +130,12 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 		b.closeStorage()
 		return nil, err
 	}
+	// Indexing follows the logs in the background; a missing or damaged
+	// index is rebuilt while the broker serves.
+	if b.search, err = search.Open(cfg.Server.DataDir, b.topics, cfg.Search.SearchIndexDocs, logger); err != nil {
+		b.closeStorage()
+		return nil, err
+	}
 	logger.Info("logs loaded", "topics", len(b.topics.List()), "groups", len(b.offsets.Groups()), "took", time.Since(start).Round(time.Millisecond))
 
 	if b.kafkaLn, err = net.Listen("tcp", cfg.Server.KafkaListen); err != nil {
@@ -144,7 +152,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 		kafka.Deps{Topics: b.topics, ProducerIDs: producerIDs, Txns: b.txns, Groups: b.groups, Offsets: b.offsets}, logger)
 	handler.SetStorageObserver(b)
 	b.kafka = server.New(handler, cfg.Server.MaxRequestBytes, logger)
-	b.http = &http.Server{Handler: admin.Handler(admin.Deps{Ready: b.readiness, GroupLag: b.groupLag}), ReadHeaderTimeout: 10 * time.Second}
+	b.http = &http.Server{Handler: admin.Handler(admin.Deps{Ready: b.readiness, GroupLag: b.groupLag, Search: b.search}), ReadHeaderTimeout: 10 * time.Second}
 
 	b.wg.Add(1)
 	go b.maintain()
@@ -284,6 +292,10 @@ func (b *Broker) Close() error {
 }
 
 func (b *Broker) closeStorage() error {
+	// The indexers read the logs: they stop first.
+	if b.search != nil {
+		_ = b.search.Close()
+	}
 	if b.groups != nil {
 		b.groups.Close()
 	}

@@ -20,7 +20,7 @@ type fuzz struct {
 
 func (p *parser) termQuery(field string, k Kind, w word, fz fuzz) (bq.Query, error) {
 	if w.isStar() {
-		return exists(field, k), nil
+		return p.exists(field, k), nil
 	}
 	switch k {
 	case KindNumber, KindDate:
@@ -129,7 +129,7 @@ func dateEq(field string, d dateVal) bq.Query {
 
 func (p *parser) rangeQuery(field string, k Kind, r rangeSpec) (bq.Query, error) {
 	if r.lo.open && r.hi.open {
-		return exists(field, k), nil
+		return p.exists(field, k), nil
 	}
 	switch k {
 	case KindNumber:
@@ -234,7 +234,7 @@ func termRange(field string, r rangeSpec, lower bool) bq.Query {
 	}
 	if lo == "" && r.hi.open {
 		// ["" TO *] is every term; bleve needs one bound to be set.
-		return exists(field, KindKeyword)
+		return existsRange(field, KindKeyword)
 	}
 	if lower {
 		lo, hi = strings.ToLower(lo), strings.ToLower(hi)
@@ -249,7 +249,19 @@ func termRange(field string, r rangeSpec, lower bool) bq.Query {
 // starts at "\x00" because bleve reads an empty bound as open and refuses a
 // range with both bounds open (an empty prefix query finds nothing). Like
 // any term range it expands to one clause per distinct term.
-func exists(field string, k Kind) bq.Query {
+//
+// With Options.ExistsField, text, keyword and unknown fields are looked up
+// there instead: one term, however many distinct values the field has.
+func (p *parser) exists(field string, k Kind) bq.Query {
+	if ef := p.opt.ExistsField; ef != "" && k != KindNumber && k != KindDate {
+		q := bq.NewTermQuery(field)
+		q.SetField(ef)
+		return q
+	}
+	return existsRange(field, k)
+}
+
+func existsRange(field string, k Kind) bq.Query {
 	switch k {
 	case KindNumber:
 		lo, hi := -math.MaxFloat64, math.MaxFloat64

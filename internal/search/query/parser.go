@@ -318,7 +318,7 @@ func (p *parser) parseExists() (bq.Query, error) {
 	if sf.fuzzy {
 		return nil, p.errAt(sf.fuzzPos, "'~' does not apply to _exists_")
 	}
-	return boosted(exists(field, p.kind(field)), sf), nil
+	return boosted(p.exists(field, p.kind(field)), sf), nil
 }
 
 func (p *parser) parseGroup(sc scope) (bq.Query, error) {

@@ -103,6 +103,11 @@ type Options struct {
 	// Now is the clock date math ("now-1h") is evaluated against; nil
 	// means time.Now. Tests set it to get stable queries.
 	Now func() time.Time
+	// ExistsField, when set, names a keyword field listing the names of
+	// the fields each document has: field:* and _exists_:field on text,
+	// keyword and unknown fields become one term query on it instead of a
+	// range over all the field's terms.
+	ExistsField string
 }
 
 // SyntaxError reports a query string that cannot be parsed.

@@ -1,0 +1,326 @@
+package search
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/highlight/highlighter/html"
+	bq "github.com/blevesearch/bleve/v2/search/query"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/internal/batch"
+	"github.com/chronik-streaming/chronik/internal/search/query"
+	"github.com/chronik-streaming/chronik/internal/topics"
+)
+
+// Limits of a search request.
+const (
+	DefaultLimit = 20
+	MaxLimit     = 1000
+	maxSkip      = 10000 // deeper pages: narrow the query or the ranges
+)
+
+// Sort orders of a search.
+const (
+	SortRelevance = "relevance" // best match first (ties: newest first)
+	SortNewest    = "newest"    // by timestamp, newest first
+	SortOldest    = "oldest"    // by timestamp, oldest first
+	SortOffset    = "offset"    // by partition, then offset
+)
+
+// Request is one search. Zero values mean no filter.
+type Request struct {
+	// Topics to search; empty means every searchable topic.
+	Topics []string
+	// Query is a Lucene/Kibana query string (see package query); empty
+	// matches every record.
+	Query      string
+	Partitions []int32
+	// FromOffset and ToOffset bound offsets (inclusive).
+	FromOffset, ToOffset *int64
+	// From and To bound timestamps (From inclusive, To exclusive).
+	From, To time.Time
+	Limit    int // DefaultLimit when 0, at most MaxLimit
+	Skip     int // hits to skip (pagination)
+	Sort     string
+}
+
+// RequestError is a request that cannot be run as asked (HTTP 400).
+type RequestError struct {
+	Field string
+	Msg   string
+}
+
+func (e *RequestError) Error() string { return e.Field + ": " + e.Msg }
+
+// Result is a page of hits.
+type Result struct {
+	Total  uint64  `json:"total"`
+	TookMs float64 `json:"took_ms"`
+	Hits   []Hit   `json:"hits"`
+}
+
+// Hit is one matching record, read back from the log.
+type Hit struct {
+	Topic      string              `json:"topic"`
+	Partition  int32               `json:"partition"`
+	Offset     int64               `json:"offset"`
+	Timestamp  time.Time           `json:"timestamp"`
+	Score      float64             `json:"score"`
+	Key        *Bytes              `json:"key"`
+	Value      *Bytes              `json:"value"`
+	Headers    []HitHeader         `json:"headers"`
+	Highlights map[string][]string `json:"highlights,omitempty"`
+}
+
+// HitHeader is a record header of a hit.
+type HitHeader struct {
+	Key   string `json:"key"`
+	Value *Bytes `json:"value"`
+}
+
+// Bytes is a key, value or header value: the text when it is UTF-8,
+// otherwise base64 (Encoding says which).
+type Bytes struct {
+	Data     string `json:"data"`
+	Encoding string `json:"encoding"` // "text" or "base64"
+}
+
+func newBytes(b []byte) *Bytes {
+	if b == nil {
+		return nil
+	}
+	if utf8.Valid(b) {
+		return &Bytes{Data: string(b), Encoding: "text"}
+	}
+	return &Bytes{Data: base64.StdEncoding.EncodeToString(b), Encoding: "base64"}
+}
+
+// Search runs req. Errors: *query.SyntaxError for a bad query string,
+// *RequestError for bad parameters, ErrUnknownTopic and ErrNotSearchable
+// (wrapped with the topic's name).
+func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
+	start := time.Now()
+	if req.Limit == 0 {
+		req.Limit = DefaultLimit
+	}
+	switch {
+	case req.Limit < 0 || req.Limit > MaxLimit:
+		return nil, &RequestError{"limit", fmt.Sprintf("must be between 1 and %d", MaxLimit)}
+	case req.Skip < 0 || req.Skip > maxSkip:
+		return nil, &RequestError{"skip", fmt.Sprintf("must be between 0 and %d", maxSkip)}
+	case req.FromOffset != nil && req.ToOffset != nil && *req.FromOffset > *req.ToOffset:
+		return nil, &RequestError{"from_offset", "must not be above to_offset"}
+	case !req.From.IsZero() && !req.To.IsZero() && !req.From.Before(req.To):
+		return nil, &RequestError{"from", "must be before to"}
+	}
+	q, err := query.Parse(req.Query, query.Options{
+		DefaultFields: []string{fieldValue},
+		FieldKind:     fieldKind,
+		ExistsField:   fieldExists,
+	})
+	if err != nil {
+		return nil, err
+	}
+	q = withFilters(q, req)
+
+	// The topics' partition indexes, read-locked for the search.
+	var parts []*partIndex
+	if len(req.Topics) == 0 {
+		for _, t := range s.topics.List() {
+			if s.topics.SearchEnabled(t) {
+				parts = append(parts, s.partitionsOf(t)...)
+			}
+		}
+	}
+	for _, name := range req.Topics {
+		t, ok := s.topics.Get(name)
+		if !ok {
+			return nil, fmt.Errorf("%w %q", ErrUnknownTopic, name)
+		}
+		if !s.topics.SearchEnabled(t) {
+			return nil, fmt.Errorf("%w: %q (create it with the config %s=true)", ErrNotSearchable, name, topics.SearchEnabledConfig)
+		}
+		parts = append(parts, s.partitionsOf(t)...)
+	}
+	var idxs []bleve.Index
+	for _, p := range parts {
+		if len(req.Partitions) > 0 && !containsInt32(req.Partitions, p.partition) {
+			continue
+		}
+		pi, release := p.indexes()
+		defer release()
+		idxs = append(idxs, pi...)
+	}
+	res := &Result{Hits: []Hit{}}
+	if len(idxs) == 0 {
+		res.TookMs = msSince(start)
+		return res, nil
+	}
+
+	sr := bleve.NewSearchRequestOptions(q, req.Limit, req.Skip, false)
+	sr.Highlight = bleve.NewHighlightWithStyle(html.Name)
+	sr.Highlight.AddField(fieldValue)
+	switch req.Sort {
+	case "", SortRelevance:
+		sr.SortBy([]string{"-_score", "-" + fieldTimestamp})
+	case SortNewest:
+		sr.SortBy([]string{"-" + fieldTimestamp, "-" + fieldOffset})
+	case SortOldest:
+		sr.SortBy([]string{fieldTimestamp, fieldOffset})
+	case SortOffset:
+		sr.SortBy([]string{fieldPartition, fieldOffset})
+	default:
+		return nil, &RequestError{"sort", fmt.Sprintf("must be %s, %s, %s or %s", SortRelevance, SortNewest, SortOldest, SortOffset)}
+	}
+	alias := bleve.NewIndexAlias(idxs...)
+	out, err := alias.SearchInContext(ctx, sr)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	res.Total = out.Total
+	reader := recordReader{topics: s.topics, batches: map[batchKey][]kmsg.Record{}, headers: map[batchKey]batch.Header{}}
+	for _, dm := range out.Hits {
+		topic, partition, offset, ok := parseDocID(dm.ID)
+		if !ok {
+			continue
+		}
+		h, ok := reader.hit(topic, partition, offset)
+		if !ok {
+			continue // gone from the log (retention, compaction, deletion)
+		}
+		h.Score = dm.Score
+		if frags := dm.Fragments[fieldValue]; len(frags) > 0 {
+			h.Highlights = map[string][]string{fieldValue: frags}
+		}
+		res.Hits = append(res.Hits, h)
+	}
+	d := time.Since(start)
+	s.latency.add(d)
+	res.TookMs = float64(d.Microseconds()) / 1000
+	return res, nil
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
+func containsInt32(s []int32, v int32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// withFilters adds the request's partition, offset and time filters.
+func withFilters(q bq.Query, req Request) bq.Query {
+	conj := []bq.Query{q}
+	t := true
+	if len(req.Partitions) > 0 {
+		var any []bq.Query
+		for _, p := range req.Partitions {
+			v := float64(p)
+			nq := bq.NewNumericRangeInclusiveQuery(&v, &v, &t, &t)
+			nq.SetField(fieldPartition)
+			any = append(any, nq)
+		}
+		conj = append(conj, bq.NewDisjunctionQuery(any))
+	}
+	if req.FromOffset != nil || req.ToOffset != nil {
+		var lo, hi *float64
+		if req.FromOffset != nil {
+			v := float64(*req.FromOffset)
+			lo = &v
+		}
+		if req.ToOffset != nil {
+			v := float64(*req.ToOffset)
+			hi = &v
+		}
+		nq := bq.NewNumericRangeInclusiveQuery(lo, hi, &t, &t)
+		nq.SetField(fieldOffset)
+		conj = append(conj, nq)
+	}
+	if !req.From.IsZero() || !req.To.IsZero() {
+		from, to := req.From, req.To
+		if from.IsZero() {
+			from = bq.MinRFC3339CompatibleTime
+		}
+		if to.IsZero() {
+			to = bq.MaxRFC3339CompatibleTime
+		}
+		f := false
+		dq := bq.NewDateRangeInclusiveQuery(from, to, &t, &f)
+		dq.SetField(fieldTimestamp)
+		conj = append(conj, dq)
+	}
+	if len(conj) == 1 {
+		return q
+	}
+	return bq.NewConjunctionQuery(conj)
+}
+
+type batchKey struct {
+	topic     string
+	partition int32
+	base      int64
+}
+
+// recordReader reads hits back from the log, decoding each batch once per
+// search.
+type recordReader struct {
+	topics  *topics.Manager
+	batches map[batchKey][]kmsg.Record
+	headers map[batchKey]batch.Header
+}
+
+func (r *recordReader) hit(topic string, partition int32, offset int64) (Hit, bool) {
+	p, err := r.topics.Partition(topic, partition)
+	if err != nil || offset < p.Log.LogStartOffset() {
+		return Hit{}, false
+	}
+	for k, h := range r.headers {
+		if k.topic == topic && k.partition == partition && offset >= h.BaseOffset && offset <= h.LastOffset() {
+			return r.find(topic, partition, h, r.batches[k], offset)
+		}
+	}
+	res, err := p.Log.Read(offset, 1, true)
+	if err != nil {
+		return Hit{}, false
+	}
+	it := batch.NewIterator(res.Records)
+	for it.Next() {
+		h := it.Header()
+		if offset < h.BaseOffset || offset > h.LastOffset() || h.IsControl() {
+			continue
+		}
+		recs, err := batch.Records(it.Batch())
+		if err != nil {
+			return Hit{}, false
+		}
+		k := batchKey{topic, partition, h.BaseOffset}
+		r.batches[k], r.headers[k] = recs, h
+		return r.find(topic, partition, h, recs, offset)
+	}
+	return Hit{}, false
+}
+
+func (r *recordReader) find(topic string, partition int32, h batch.Header, recs []kmsg.Record, offset int64) (Hit, bool) {
+	for i := range recs {
+		rec := &recs[i]
+		if h.BaseOffset+int64(rec.OffsetDelta) != offset {
+			continue
+		}
+		hit := Hit{Topic: topic, Partition: partition, Offset: offset,
+			Timestamp: time.UnixMilli(h.Timestamp(rec)).UTC(), Key: newBytes(rec.Key), Value: newBytes(rec.Value),
+			Headers: []HitHeader{}}
+		for _, hd := range rec.Headers {
+			hit.Headers = append(hit.Headers, HitHeader{Key: hd.Key, Value: newBytes(hd.Value)})
+		}
+		return hit, true
+	}
+	return Hit{}, false
+}
