@@ -256,4 +256,3 @@ func TestSearch(t *testing.T) {
 		return len(entries) == 0
 	})
 }
-
