@@ -102,6 +102,9 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 			if h.storage != nil {
 				h.storage.StorageRecovered()
 			}
+			if h.metrics != nil {
+				h.metrics.Produced(name, rp.Partition, int64(len(rp.Records)), int64(bh.NumRecords))
+			}
 			sp.BaseOffset = res.BaseOffset
 			sp.LogAppendTime = res.LogAppendTime
 			sp.LogStartOffset = res.LogStartOffset
@@ -112,6 +115,7 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 	// The Reply outlives the request's frame (the server may reuse it):
 	// take what it needs now.
 	version, timeout := r.Version, time.Duration(max(r.TimeoutMillis, 0))*time.Millisecond
+	metrics := h.metrics
 	if r.Acks == 0 {
 		if failed {
 			return nil, server.ErrCloseConnection // as Kafka: the client then refreshes metadata
@@ -123,6 +127,10 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 		// group commit serves all partitions and pipelined requests.
 		wctx, cancel := context.WithTimeout(ctx, timeout+time.Millisecond)
 		defer cancel()
+		var start time.Time
+		if metrics != nil {
+			start = time.Now()
+		}
 		for _, w := range waits {
 			if err := w.p.Log.WaitDurable(wctx, w.next); err != nil {
 				code := errorCode(err)
@@ -134,6 +142,9 @@ func handleProduce(h *Handler, ctx context.Context, req *server.Request) (server
 					w.resp.ErrorMessage = errorMessage(err)
 				}
 			}
+		}
+		if metrics != nil && len(waits) > 0 {
+			metrics.ProduceDurableWait(time.Since(start))
 		}
 		return resp
 	}, nil

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"time"
 
@@ -70,6 +71,7 @@ func handleFetch(h *Handler, ctx context.Context, req *server.Request) (server.R
 	}
 
 	deadline := time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
+	var waited time.Duration
 	for {
 		// Take the wake-up channels before reading, so an append that lands
 		// between the read and the wait still wakes us.
@@ -85,11 +87,60 @@ func handleFetch(h *Handler, ctx context.Context, req *server.Request) (server.R
 		if bytes >= int(r.MinBytes) || anyErr || r.MaxWaitMillis <= 0 || len(wake) == 0 {
 			break
 		}
-		if !waitAny(ctx, wake, deadline) {
+		start := time.Now()
+		woke := waitAny(ctx, wake, deadline)
+		waited += time.Since(start)
+		if !woke {
 			break
 		}
 	}
+	if h.metrics != nil {
+		h.recordFetch(r, targets, waited)
+	}
 	return server.Respond(resp), nil
+}
+
+// recordFetch reports a fetch's answer and long-poll wait to the metrics.
+func (h *Handler) recordFetch(r *kmsg.FetchRequest, targets []fetchTarget, waited time.Duration) {
+	if r.MaxWaitMillis > 0 {
+		h.metrics.FetchWait(waited)
+	}
+	for _, t := range targets {
+		if t.p == nil || len(t.resp.RecordBatches) == 0 {
+			continue
+		}
+		b := t.resp.RecordBatches
+		h.metrics.Fetched(t.p.Topic.Name, t.p.Index, int64(len(b)), countRecords(b))
+	}
+}
+
+// countRecords counts the records of the whole batches in b from their
+// headers, without decoding them: control batches are left out, and a
+// legacy message set (Fetch v0-v3) counts its outer messages (a
+// compressed wrapper is one). A truncated tail is not counted.
+func countRecords(b []byte) int64 {
+	// Field offsets of a batch header; a legacy message has its size and
+	// magic at the same places.
+	const sizeAt, magicAt, attrsAt, numRecordsAt = 8, 16, 21, 57
+	var n int64
+	for len(b) > magicAt {
+		size := int64(binary.BigEndian.Uint32(b[sizeAt:])) + batch.LengthOffset
+		if size > int64(len(b)) || size <= magicAt {
+			break
+		}
+		if b[magicAt] >= batch.Magic {
+			if size < batch.HeaderSize {
+				break
+			}
+			if binary.BigEndian.Uint16(b[attrsAt:])&batch.AttrControl == 0 {
+				n += int64(binary.BigEndian.Uint32(b[numRecordsAt:]))
+			}
+		} else {
+			n++
+		}
+		b = b[size:]
+	}
+	return n
 }
 
 // readFetch fills every partition's answer and returns the bytes gathered

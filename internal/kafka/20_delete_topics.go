@@ -56,9 +56,14 @@ func handleDeleteTopics(h *Handler, _ context.Context, req *server.Request) (ser
 		if err := h.topics.Delete(name); err != nil {
 			st.ErrorCode = errorCode(err)
 			st.ErrorMessage = errorMessage(err)
-		} else if err := h.offsets.DeleteTopic(name); err != nil {
-			// The topic is gone; its offsets linger until the next delete.
-			h.logger.Error("removing committed offsets of a deleted topic failed", "topic", name, "err", err)
+		} else {
+			if h.metrics != nil {
+				h.metrics.TopicDeleted(name)
+			}
+			if err := h.offsets.DeleteTopic(name); err != nil {
+				// The topic is gone; its offsets linger until the next delete.
+				h.logger.Error("removing committed offsets of a deleted topic failed", "topic", name, "err", err)
+			}
 		}
 		resp.Topics = append(resp.Topics, st)
 	}

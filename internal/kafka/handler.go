@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -38,6 +39,7 @@ type Handler struct {
 	offsets     *offsets.Store
 	logger      *slog.Logger
 	storage     StorageObserver
+	metrics     Metrics // nil records nothing
 }
 
 // Deps are the domain services the handlers call.
@@ -48,6 +50,30 @@ type Deps struct {
 	Txns    *txn.Coordinator
 	Groups  *group.Coordinator
 	Offsets *offsets.Store
+	// Metrics records data and wait metrics; nil records nothing.
+	// internal/metrics implements it.
+	Metrics Metrics
+}
+
+// Metrics hears what the handlers move and wait for. Its methods run on
+// the produce and fetch paths, once per partition: they must be cheap and
+// safe for concurrent use.
+type Metrics interface {
+	// Produced reports a batch appended to a partition: its bytes as the
+	// client sent them, and its record count.
+	Produced(topic string, partition int32, bytes, records int64)
+	// Fetched reports record batches returned from a partition; records
+	// are counted from the batch headers.
+	Fetched(topic string, partition int32, bytes, records int64)
+	// ProduceDurableWait reports how long a produce response waited for
+	// its appends to become durable (acks=1 and acks=all).
+	ProduceDurableWait(d time.Duration)
+	// FetchWait reports how long a fetch waited in its long poll (0 when
+	// answered at once); fetches with no wait (MaxWaitMillis 0) are not
+	// reported.
+	FetchWait(d time.Duration)
+	// TopicDeleted reports a topic deleted, so its series can go.
+	TopicDeleted(topic string)
 }
 
 // StorageObserver learns when appends fail for lack of storage and when
@@ -62,7 +88,7 @@ func (h *Handler) SetStorageObserver(o StorageObserver) { h.storage = o }
 
 // New returns a Handler.
 func New(b Broker, cfg *config.Config, d Deps, logger *slog.Logger) *Handler {
-	return &Handler{broker: b, cfg: cfg, topics: d.Topics, producerIDs: d.ProducerIDs, txns: d.Txns, groups: d.Groups, offsets: d.Offsets, logger: logger}
+	return &Handler{broker: b, cfg: cfg, topics: d.Topics, producerIDs: d.ProducerIDs, txns: d.Txns, groups: d.Groups, offsets: d.Offsets, logger: logger, metrics: d.Metrics}
 }
 
 type handleFunc func(h *Handler, ctx context.Context, req *server.Request) (server.Reply, error)

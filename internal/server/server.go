@@ -59,6 +59,27 @@ type FrameReleaser interface {
 	ReleasesRequest(key int16) bool
 }
 
+// Observer hears of connections and requests, for metrics. Its methods
+// are called from the connection goroutines, on every request: they must
+// be cheap and safe for concurrent use. internal/metrics implements it;
+// this package does not depend on a metrics library.
+type Observer interface {
+	// ConnectionOpened and ConnectionClosed bracket every served
+	// connection.
+	ConnectionOpened()
+	ConnectionClosed()
+	// RequestDone reports a request handled: its API key and version, the
+	// bytes read (size prefix included), the bytes of its response (0 when
+	// none was sent: acks=0), the time from the request's frame having
+	// been read to its response having been written (handed to the
+	// connection's buffered writer, flushed when no further response is
+	// queued), and the response itself (nil when none was sent), for its
+	// error codes. It must not keep or modify resp. Requests that close
+	// the connection (malformed, unsupported, or a handler error) are not
+	// reported.
+	RequestDone(key, version int16, requestBytes, responseBytes int, elapsed time.Duration, resp kmsg.Response)
+}
+
 // Server accepts Kafka connections.
 type Server struct {
 	handler         Handler
@@ -74,7 +95,12 @@ type Server struct {
 	shutdown context.CancelFunc
 	ctx      context.Context
 	onPanic  func(v any)
+	observer Observer
 }
+
+// SetObserver registers o to hear of connections and requests; call it
+// before Serve or ServeConn.
+func (s *Server) SetObserver(o Observer) { s.observer = o }
 
 // OnPanic registers f to hear of recovered handler panics (the fuzz tests
 // turn them into failures; the broker only logs them).
@@ -164,9 +190,17 @@ type pending struct {
 	hdr     RequestHeader
 	version int16 // of the response: the request's, except v0 for an unsupported ApiVersions
 	reply   Reply
+	// For the Observer: when the frame was read, and its size.
+	start time.Time
+	size  int
 }
 
 func (s *Server) serveConn(c net.Conn) {
+	obs := s.observer
+	if obs != nil {
+		obs.ConnectionOpened()
+		defer obs.ConnectionClosed()
+	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	defer c.Close()
@@ -206,6 +240,10 @@ func (s *Server) serveConn(c net.Conn) {
 			log.Warn("closing connection: truncated request frame", "size", size, "err", err)
 			return
 		}
+		var start time.Time
+		if obs != nil {
+			start = time.Now()
+		}
 		p, err := s.process(ctx, c, frame, log)
 		if fr, ok := s.handler.(FrameReleaser); ok && err == nil && fr.ReleasesRequest(p.hdr.APIKey) {
 			putFrame(fp)
@@ -217,8 +255,12 @@ func (s *Server) serveConn(c net.Conn) {
 			return
 		}
 		if p.reply == nil {
+			if obs != nil {
+				obs.RequestDone(p.hdr.APIKey, p.hdr.APIVersion, int(size)+4, 0, time.Since(start), nil)
+			}
 			continue
 		}
+		p.start, p.size = start, int(size)+4
 		select {
 		case queue <- p:
 		case <-ctx.Done():
@@ -290,15 +332,22 @@ func (s *Server) writeLoop(c net.Conn, queue <-chan pending, cancel context.Canc
 			continue
 		}
 		if resp == nil {
+			if s.observer != nil {
+				s.observer.RequestDone(p.hdr.APIKey, p.hdr.APIVersion, p.size, 0, time.Since(p.start), nil)
+			}
 			continue
 		}
 		resp.SetVersion(p.version)
 		bp := getBuffer(sizeHint(resp))
 		*bp = appendResponse((*bp)[:0], p.hdr, resp)
+		n := len(*bp)
 		_, err := w.Write(*bp)
 		putBuffer(bp)
 		if err == nil && len(queue) == 0 {
 			err = w.Flush()
+		}
+		if err == nil && s.observer != nil {
+			s.observer.RequestDone(p.hdr.APIKey, p.hdr.APIVersion, p.size, n, time.Since(p.start), resp)
 		}
 		if err != nil {
 			failed = true
