@@ -2,6 +2,7 @@ package test
 
 import (
 	"bytes"
+	"context"
 	b64 "encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +18,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chronik-streaming/chronik/internal/config"
 )
 
 var searchOn = map[string]*string{"chronik.search.enabled": strp("true")}
@@ -255,4 +259,135 @@ func TestSearch(t *testing.T) {
 		entries, _ := os.ReadDir(filepath.Join(tb.cfg.Server.DataDir, "search"))
 		return len(entries) == 0
 	})
+}
+
+// TestSearchKcatCodecsAndTransactions: records produced by kcat
+// (librdkafka) with every codec are searchable; records of an aborted
+// transaction and the transaction markers are not.
+func TestSearchKcatCodecsAndTransactions(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	httpAddr := tb.b.HTTPAddr()
+	createTopic(t, tb.admin(), "sk", 1, searchOn)
+	codecs := []string{"none", "gzip", "snappy", "lz4", "zstd"}
+	if _, err := exec.LookPath("kcat"); err == nil || os.Getenv("CHRONIK_REQUIRE_CLIENTS") != "" {
+		for _, codec := range codecs {
+			runKcat(t, fmt.Sprintf("%s:{\"codec\":%q,\"n\":1}\n%s:plain %s words\n", codec, codec, codec, codec),
+				"-b", tb.addr, "-P", "-t", "sk", "-K:", "-z", codec)
+		}
+	} else {
+		t.Log("kcat not installed: codecs produced with franz-go only")
+		codecs = nil
+	}
+	p := txnProducer(t, tb.addr, "search-tx", "sk")
+	produceTxn(t, p, 1, true, "committed transactional words")
+	produceTxn(t, p, 1, false, "aborted transactional words")
+	want := 2*len(codecs) + 1
+	waitSearchable(t, httpAddr, "sk", want)
+	for _, codec := range codecs {
+		if got := searchValues(t, httpAddr, "sk", "codec:"+codec); len(got) != 1 {
+			t.Errorf("codec:%s finds %q", codec, got)
+		}
+		if got := searchValues(t, httpAddr, "sk", `"plain `+codec+`"`, "sort", "offset"); len(got) != 1 {
+			t.Errorf("phrase of the %s record finds %q", codec, got)
+		}
+	}
+	if got := searchValues(t, httpAddr, "sk", "transactional"); fmt.Sprint(got) != "[committed transactional words]" {
+		t.Errorf("transactional records searchable: %q", got)
+	}
+}
+
+// TestSearchKill9 kills the broker while it produces and indexes; after
+// the restart every record of the log is in the index exactly once.
+func TestSearchKill9(t *testing.T) {
+	skipIfShort(t)
+	dir := t.TempDir()
+	pb := startProcBroker(t, dir, "--search-enabled=true", "--fsync", "always")
+	createTopic(t, kadmClient(newClient(t, pb.addr)), "sk9", 2, nil)
+	cl := newClient(t, pb.addr, kgo.DefaultProduceTopic("sk9"), kgo.RecordRetries(2), kgo.RequestRetries(2),
+		kgo.RecordDeliveryTimeout(3*time.Second))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ctx.Err() == nil; i++ {
+			v := fmt.Sprintf(`{"n":%d,"msg":"record number %d"}`, i, i)
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}, &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	pb.kill()
+	cancel()
+	// An idempotent producer unsure whether its last request landed
+	// retries it past any timeout; closing the client ends it.
+	cl.Close()
+	<-done
+	pb.start()
+	end := endOffsets(t, newClient(t, pb.addr), "sk9")
+	total := end[0] + end[1]
+	if total < 100 {
+		t.Fatalf("only %d records before the kill", total)
+	}
+	waitSearchable(t, pb.httpAddr, "sk9", int(total))
+	for p, n := range end {
+		seen := map[int64]int{}
+		for skip := int64(0); skip < n; skip += 1000 {
+			code, r := searchGet(t, pb.httpAddr, "/api/v1/topics/sk9/search", url.Values{
+				"partition": {fmt.Sprint(p)}, "sort": {"offset"}, "limit": {"1000"}, "skip": {fmt.Sprint(skip)}})
+			if code != 200 {
+				t.Fatalf("HTTP %d %s", code, r.Error)
+			}
+			for _, h := range r.Hits {
+				seen[h.Offset]++
+			}
+		}
+		for o := int64(0); o < n; o++ {
+			if seen[o] != 1 {
+				t.Fatalf("partition %d offset %d is in the index %d times (%d records)", p, o, seen[o], n)
+			}
+		}
+	}
+	t.Logf("%d records indexed exactly once after the kill", total)
+}
+
+// TestSearchEnableAndRebuild: a topic that becomes searchable (here by the
+// broker default) gets its history indexed; a corrupt index is rebuilt
+// from the log.
+func TestSearchEnableAndRebuild(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	createTopic(t, tb.admin(), "hist", 1, nil)
+	var rs []*kgo.Record
+	for i := range 50 {
+		rs = append(rs, &kgo.Record{Topic: "hist", Value: fmt.Appendf(nil, "history record %d", i)})
+	}
+	if err := tb.client().ProduceSync(testContext(t), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	tb.stop()
+	enable := func(c *config.Config) {
+		*c = *tb.cfg
+		c.Server.KafkaListen, c.Server.HTTPListen = "127.0.0.1:0", "127.0.0.1:0"
+		c.Search.SearchEnabled = true
+	}
+	tb2 := startBroker(t, tb.cfg.Server.DataDir, enable)
+	waitSearchable(t, tb2.b.HTTPAddr(), "hist", 50)
+	if got := searchValues(t, tb2.b.HTTPAddr(), "hist", `"record 42"`); fmt.Sprint(got) != "[history record 42]" {
+		t.Errorf("history search: %q", got)
+	}
+	tb2.stop()
+
+	// Damage every file of the index.
+	root := filepath.Join(tb.cfg.Server.DataDir, "search")
+	_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			_ = os.WriteFile(path, []byte("garbage"), 0o644)
+		}
+		return nil
+	})
+	tb3 := startBroker(t, tb.cfg.Server.DataDir, enable)
+	waitSearchable(t, tb3.b.HTTPAddr(), "hist", 50)
+	if got := searchValues(t, tb3.b.HTTPAddr(), "hist", "history"); len(got) != 50 {
+		t.Errorf("after the rebuild: %d hits", len(got))
+	}
 }
