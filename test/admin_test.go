@@ -2,6 +2,10 @@ package test
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -188,5 +192,47 @@ func TestListOffsets(t *testing.T) {
 	}
 	if p := resp.Topics[0].Partitions[0]; p.Offset != 9 || p.Timestamp != base.Add(9*time.Minute).UnixMilli() {
 		t.Fatalf("max timestamp: %+v", p)
+	}
+}
+
+// TestMetrics scrapes /metrics after real traffic: request counts and
+// latencies by API, records and bytes per topic, log sizes, consumer
+// group lag, search indexing lag and the Go runtime.
+func TestMetrics(t *testing.T) {
+	tb := startBroker(t, "", nil)
+	createTopic(t, tb.admin(), "mt", 1, map[string]*string{"chronik.search.enabled": strp("true")})
+	cl := tb.client(kgo.DefaultProduceTopic("mt"))
+	for i := range 10 {
+		if err := cl.ProduceSync(testContext(t), &kgo.Record{Value: fmt.Appendf(nil, "m%d", i)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	consumeAll(t, tb.addr, "mt", 10)
+	waitSearchable(t, tb.b.HTTPAddr(), "mt", 10)
+	if _, err := tb.admin().CommitOffsets(testContext(t), "mg", kadm.OffsetsFromRecords(kgo.Record{Topic: "mt", Partition: 0, Offset: 3})); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + tb.b.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(body)
+	for _, want := range []string{
+		`chronik_kafka_requests_total{api="Produce",version=`,
+		`chronik_kafka_request_duration_seconds_bucket{api="Fetch",le=`,
+		`chronik_topic_records_in_total{topic="mt"} 10`,
+		`chronik_topic_records_out_total{topic="mt"}`,
+		`chronik_log_size_bytes{topic="mt"}`,
+		`chronik_consumer_group_lag{group="mg",topic="mt"} 6`,
+		`chronik_search_index_lag_records{topic="mt"}`,
+		`chronik_produce_fsync_wait_seconds_count`,
+		`chronik_kafka_connections_active`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -21,6 +21,8 @@ type Deps struct {
 	GroupLag func(group string) (parts []lag.Partition, ok bool)
 	// Search answers the search routes; nil leaves them out.
 	Search Searcher
+	// Metrics serves /metrics (Prometheus exposition); nil leaves it out.
+	Metrics http.Handler
 }
 
 // Handler returns the HTTP routes.
@@ -51,6 +53,9 @@ func Handler(d Deps) http.Handler {
 	})
 	if d.Search != nil {
 		registerSearch(mux, d.Search)
+	}
+	if d.Metrics != nil {
+		mux.Handle("GET /metrics", d.Metrics)
 	}
 	// Profiling for operators chasing CPU or latency (go tool pprof).
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

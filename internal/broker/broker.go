@@ -21,6 +21,7 @@ import (
 	"github.com/chronik-streaming/chronik/internal/kafka"
 	"github.com/chronik-streaming/chronik/internal/lag"
 	"github.com/chronik-streaming/chronik/internal/meta"
+	"github.com/chronik-streaming/chronik/internal/metrics"
 	"github.com/chronik-streaming/chronik/internal/offsets"
 	"github.com/chronik-streaming/chronik/internal/search"
 	"github.com/chronik-streaming/chronik/internal/server"
@@ -43,6 +44,7 @@ type Broker struct {
 	groups  *group.Coordinator
 	txns    *txn.Coordinator
 	search  *search.Service
+	metrics *metrics.Metrics
 	kafka   *server.Server
 	http    *http.Server
 
@@ -148,11 +150,19 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("http listener %s: %w", cfg.Server.HTTPListen, err)
 	}
 	host, port := advertised(cfg, b.kafkaLn.Addr())
+	b.metrics = metrics.New(metrics.Options{
+		PerPartition: cfg.Server.MetricsPerPartition,
+		LogStats:     b.logStats,
+		GroupLag:     b.allGroupLag,
+		SearchLag:    b.searchLag,
+	})
 	handler := kafka.New(kafka.Broker{NodeID: cfg.Server.NodeID, Host: host, Port: port, ClusterID: b.store.ClusterID()}, cfg,
-		kafka.Deps{Topics: b.topics, ProducerIDs: producerIDs, Txns: b.txns, Groups: b.groups, Offsets: b.offsets}, logger)
+		kafka.Deps{Topics: b.topics, ProducerIDs: producerIDs, Txns: b.txns, Groups: b.groups, Offsets: b.offsets, Metrics: b.metrics}, logger)
 	handler.SetStorageObserver(b)
 	b.kafka = server.New(handler, cfg.Server.MaxRequestBytes, logger)
-	b.http = &http.Server{Handler: admin.Handler(admin.Deps{Ready: b.readiness, GroupLag: b.groupLag, Search: b.search}), ReadHeaderTimeout: 10 * time.Second}
+	b.kafka.SetObserver(b.metrics)
+	b.http = &http.Server{Handler: admin.Handler(admin.Deps{Ready: b.readiness, GroupLag: b.groupLag, Search: b.search,
+		Metrics: b.metrics.Handler()}), ReadHeaderTimeout: 10 * time.Second}
 
 	b.wg.Add(1)
 	go b.maintain()
@@ -316,4 +326,48 @@ func (b *Broker) closeStorage() error {
 		err = cerr
 	}
 	return err
+}
+
+// logStats feeds the log size and offset series of /metrics.
+func (b *Broker) logStats() []metrics.PartitionLog {
+	var out []metrics.PartitionLog
+	for _, t := range b.topics.List() {
+		for _, p := range b.topics.Partitions(t) {
+			out = append(out, metrics.PartitionLog{Topic: t.Name, Partition: p.Index,
+				SizeBytes: p.Log.Size(), LogStartOffset: p.Log.LogStartOffset(), LogEndOffset: p.Log.HighWatermark()})
+		}
+	}
+	return out
+}
+
+// allGroupLag feeds the consumer group lag series of /metrics.
+func (b *Broker) allGroupLag() []metrics.GroupLag {
+	var out []metrics.GroupLag
+	for _, g := range b.offsets.Groups() {
+		for _, p := range lag.Group(b.offsets, b.topics, g) {
+			out = append(out, metrics.GroupLag{Group: g, Topic: p.Topic, Partition: p.Partition, Lag: p.Lag})
+		}
+	}
+	return out
+}
+
+// searchLag feeds the search indexing lag series of /metrics: per topic,
+// records summed over the partitions and the largest lag in seconds.
+func (b *Broker) searchLag() []metrics.SearchLag {
+	if b.search == nil {
+		return nil
+	}
+	idx := map[string]int{}
+	var out []metrics.SearchLag
+	for _, st := range b.search.Status() {
+		i, ok := idx[st.Topic]
+		if !ok {
+			i = len(out)
+			idx[st.Topic] = i
+			out = append(out, metrics.SearchLag{Topic: st.Topic})
+		}
+		out[i].Records += st.LagRecords
+		out[i].Seconds = max(out[i].Seconds, st.LagSeconds)
+	}
+	return out
 }

@@ -37,6 +37,8 @@ type Server struct {
 	DataDir         string `toml:"data_dir"`
 	MaxRequestBytes int32  `toml:"max_request_bytes"`
 	LogLevel        string `toml:"log_level"` // debug | info | warn | error
+	// MetricsPerPartition adds partition labels to /metrics series.
+	MetricsPerPartition bool `toml:"metrics_per_partition"`
 }
 
 // Storage configures the partition logs.

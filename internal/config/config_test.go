@@ -47,6 +47,7 @@ func TestDefaultValues(t *testing.T) {
 		{"offsets_retention_minutes", c.Consumer.OffsetsRetentionMinutes, int64(10080)},
 		{"transaction_max_timeout_ms", c.Consumer.TransactionMaxTimeoutMs, int64(900000)},
 		{"search_enabled", c.Search.SearchEnabled, false},
+		{"metrics_per_partition", c.Server.MetricsPerPartition, false},
 		{"search_index_docs", c.Search.SearchIndexDocs, int64(1000000)},
 	}
 	if len(tests) != len(Keys()) {

@@ -14,14 +14,15 @@ const EnvPrefix = "CHRONIK_"
 // help is the one-line description of every key, used for flag usage and the
 // example configuration file.
 var help = map[string]string{
-	"node_id":           "broker id reported to clients (>= 0)",
-	"kafka_listen":      "Kafka protocol listen address, host:port",
-	"http_listen":       "HTTP listen address (/health, /ready), host:port",
-	"advertised_host":   `host advertised to clients; "" = listen host, or localhost when listening on all interfaces`,
-	"advertised_port":   "port advertised to clients; 0 = the kafka_listen port",
-	"data_dir":          "directory holding logs and metadata",
-	"max_request_bytes": "largest accepted request in bytes (Kafka socket.request.max.bytes)",
-	"log_level":         "log level: debug, info, warn or error",
+	"node_id":               "broker id reported to clients (>= 0)",
+	"kafka_listen":          "Kafka protocol listen address, host:port",
+	"http_listen":           "HTTP listen address (/health, /ready), host:port",
+	"advertised_host":       `host advertised to clients; "" = listen host, or localhost when listening on all interfaces`,
+	"advertised_port":       "port advertised to clients; 0 = the kafka_listen port",
+	"data_dir":              "directory holding logs and metadata",
+	"max_request_bytes":     "largest accepted request in bytes (Kafka socket.request.max.bytes)",
+	"log_level":             "log level: debug, info, warn or error",
+	"metrics_per_partition": "label /metrics series by partition too (bounded cardinality when off)",
 
 	"segment_size_mb":           "roll a log segment once it reaches this size in MiB (1-2047)",
 	"segment_age_ms":            "roll a log segment once it is this old in milliseconds",

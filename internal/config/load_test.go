@@ -153,6 +153,7 @@ var nonDefault = map[string]string{
 	"offsets_retention_minutes":            "1440",
 	"transaction_max_timeout_ms":           "60000",
 	"search_enabled":                       "true",
+	"metrics_per_partition":                "true",
 	"search_index_docs":                    "5000",
 }
 
