@@ -86,3 +86,37 @@ func TestCLIAgainstBroker(t *testing.T) {
 		t.Fatalf("topic delete: %v\n%s", err, out)
 	}
 }
+
+// TestCLISearch: chronik search finds records with a readable table, JSON
+// or plain values, and says why when the broker refuses the query.
+func TestCLISearch(t *testing.T) {
+	skipIfShort(t)
+	tb := startBroker(t, "", nil)
+	a := "--admin-url=http://" + tb.b.HTTPAddr()
+	createTopic(t, tb.admin(), "clis", 1, searchOn)
+	cl := tb.client(kgo.DefaultProduceTopic("clis"))
+	for _, v := range []string{`{"level":"error","msg":"disk full"}`, `{"level":"info","msg":"all good"}`, "plain error line"} {
+		if err := cl.ProduceSync(testContext(t), &kgo.Record{Key: []byte("k"), Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSearchable(t, tb.b.HTTPAddr(), "clis", 3)
+	out, err := runCLI(t, "search", "clis", "level:error OR line", a, "--sort", "offset")
+	if err != nil || !strings.Contains(out, "OFFSET") || !strings.Contains(out, "disk full") ||
+		!strings.Contains(out, "plain error [line]") || !strings.Contains(out, "2 of 2 hits") {
+		t.Fatalf("search table: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "search", "clis", "good", a, "-o", "values")
+	if err != nil || strings.TrimSpace(out) != `{"level":"info","msg":"all good"}` {
+		t.Fatalf("search values: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "search", "*", "disk", a, "-o", "json")
+	var res struct{ Total int }
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || res.Total != 1 {
+		t.Fatalf("search json: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "search", "clis", "level:(error", a)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(out, "position") {
+		t.Fatalf("bad query: %v\n%s", err, out)
+	}
+}

@@ -118,6 +118,7 @@ Running chronik without a subcommand is the same as "chronik serve".`,
 		newServeCmd(env),
 		newTopicCmd(env),
 		newGroupCmd(env),
+		newSearchCmd(env),
 		newVersionCmd(),
 		newBenchCmd(),
 	)

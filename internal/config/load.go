@@ -13,8 +13,9 @@ import (
 // nonConfigEnv are CHRONIK_* environment variables that belong to other
 // parts of chronik; Load leaves them alone instead of refusing them.
 var nonConfigEnv = []string{
-	"CHRONIK_CONFIG",  // config file path (chronik serve)
-	"CHRONIK_BROKERS", // bootstrap brokers of the client commands (chronik topic ...)
+	"CHRONIK_CONFIG",    // config file path (chronik serve)
+	"CHRONIK_BROKERS",   // bootstrap brokers of the client commands (chronik topic ...)
+	"CHRONIK_ADMIN_URL", // HTTP address of the broker for chronik search
 	// Test switches that a test harness may pass on to a child broker.
 	"CHRONIK_REQUIRE_CLIENTS",
 	"CHRONIK_WRITE_CORPUS",
