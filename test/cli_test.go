@@ -103,7 +103,7 @@ func TestCLISearch(t *testing.T) {
 	waitSearchable(t, tb.b.HTTPAddr(), "clis", 3)
 	out, err := runCLI(t, "search", "clis", "level:error OR line", a, "--sort", "offset")
 	if err != nil || !strings.Contains(out, "OFFSET") || !strings.Contains(out, "disk full") ||
-		!strings.Contains(out, "plain error [line]") || !strings.Contains(out, "2 of 2 hits") {
+		!strings.Contains(out, "plain [error] [line]") || !strings.Contains(out, `"level":"[error]"`) || !strings.Contains(out, "2 of 2 hits") {
 		t.Fatalf("search table: %v\n%s", err, out)
 	}
 	out, err = runCLI(t, "search", "clis", "good", a, "-o", "values")

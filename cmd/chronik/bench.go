@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -99,6 +100,86 @@ is the median over N runs. MB = 2^20 bytes of record values.`,
 		sub(bench.ModeProduce, "Measure produce throughput and latency"),
 		sub(bench.ModeConsume, "Measure consume throughput"),
 		sub(bench.ModeE2E, "Measure produce, consume and end-to-end latency together"),
+		newBenchSearchCmd(&brokers),
 	)
+	return cmd
+}
+
+func newBenchSearchCmd(brokers *string) *cobra.Command {
+	o := bench.SearchOptions{}
+	adminURL := os.Getenv(adminURLEnv)
+	if adminURL == "" {
+		adminURL = defaultAdminURL
+	}
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "search freshness|query",
+		Short: "Measure search freshness (produce ack to searchable) or query latency",
+		Long: `freshness: produce --rate records/s of 1 KiB JSON for --duration to a
+searchable topic; every --sample-every-th record's time from acknowledgement
+until a search finds it is measured (one poller, ~50 searches/s).
+
+query: fill the topic to --records records (reporting the indexing rate),
+then run each query of a fixed mix --rounds times, one at a time, 20 hits
+by relevance; latencies include the HTTP round trip.`,
+		Example: `  chronik bench search freshness --rate 10000 --duration 30s
+  chronik bench search query --records 1000000 --rounds 50`,
+		Args:      usageArgs(cobra.ExactArgs(1)),
+		ValidArgs: []string{"freshness", "query"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := o
+			o.Brokers = bench.ParseBrokers(*brokers)
+			o.AdminURL = adminURL
+			stderr := cmd.ErrOrStderr()
+			o.Logf = func(format string, a ...any) {
+				fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
+			}
+			var res any
+			var err error
+			switch args[0] {
+			case "freshness":
+				var r bench.FreshnessResult
+				r, err = bench.Freshness(cmd.Context(), o)
+				res = r
+				if err == nil && !asJSON {
+					_, err = fmt.Fprintf(cmd.OutOrStdout(), "freshness at %.0f records/s: %d samples (%d never found), ack to searchable %s\n",
+						r.Rate, r.Samples, r.Missing, r.Latency.String())
+					return err
+				}
+			case "query":
+				var r bench.QueryResult
+				r, err = bench.QueryLatency(cmd.Context(), o)
+				res = r
+				if err == nil && !asJSON {
+					w := cmd.OutOrStdout()
+					fmt.Fprintf(w, "query latency on %d records (%d rounds of the mix):\n", r.Records, r.QueryRounds)
+					for _, q := range bench.QueryMix {
+						l := r.PerQuery[q]
+						fmt.Fprintf(w, "  %-45s %s\n", q, l.String())
+					}
+					_, err = fmt.Fprintf(w, "  %-45s %s\n", "all", r.All.String())
+					return err
+				}
+			default:
+				return usageError(cmd, fmt.Errorf("unknown benchmark %q: freshness or query", args[0]))
+			}
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(res)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&adminURL, "admin-url", adminURL, "the broker's HTTP address (env "+adminURLEnv+")")
+	f.StringVar(&o.Topic, "topic", "chronik-bench-search", "searchable topic to use (created if missing)")
+	f.IntVar(&o.Partitions, "partitions", 6, "partitions when creating the topic")
+	f.Float64Var(&o.Rate, "rate", 10000, "freshness: records/s")
+	f.DurationVar(&o.Duration, "duration", 30*time.Second, "freshness: how long to produce")
+	f.IntVar(&o.SampleEvery, "sample-every", 100, "freshness: measure every Nth record")
+	f.Int64Var(&o.Records, "records", 1000000, "query: records the topic holds")
+	f.IntVar(&o.QueryRounds, "rounds", 50, "query: times each query of the mix runs")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -145,7 +146,7 @@ broker refuses the search (bad query, unknown topic), 2 on usage errors.`,
 			for _, h := range res.Hits {
 				v := h.Value.String()
 				if f := h.Highlights["value"]; len(f) > 0 {
-					v = strings.NewReplacer("<mark>", "[", "</mark>", "]").Replace(f[0])
+					v = html.UnescapeString(strings.NewReplacer("<mark>", "[", "</mark>", "]").Replace(f[0]))
 				}
 				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", h.Topic, h.Partition, h.Offset,
 					h.Timestamp.Format(time.RFC3339Nano), clip(h.Key.String(), 30), clip(oneLine(v), 100))

@@ -25,16 +25,20 @@ import (
 // Field names of an indexed record. JSON values add one field per leaf
 // path (user.id), plus <path>.keyword for strings.
 const (
-	fieldValue     = "value"     // the value as full text (UTF-8 values only)
+	fieldValue     = "value"     // a text value that is not JSON, as full text
 	fieldKey       = "key"       // keyword
 	fieldTimestamp = "timestamp" // datetime
-	fieldPartition = "partition" // number
+	fieldPartition = "partition" // keyword (one term: cheaper than a number's 16)
 	fieldOffset    = "offset"    // number
 	headerPrefix   = "headers."  // headers.<name>: keyword
 	keywordSuffix  = ".keyword"  // <json path>.keyword: exact string
 	// fieldExists lists the fields a record has (what _exists_ and field:*
 	// search); fieldNull lists the JSON paths whose value is null, so null
 	// stays distinct from "" and from a missing field.
+	//
+	// A JSON value is indexed by its fields only, not also as one text:
+	// bare words search the JSON text fields too (see Service.textFields),
+	// which halves the work of indexing a JSON record.
 	fieldExists = "_fields"
 	fieldNull   = "_null"
 )
@@ -50,6 +54,9 @@ const (
 	maxIndexedValue = 1 << 20 // bytes of a value indexed as text
 	maxJSONFields   = 1000    // leaf fields per record
 	maxJSONDepth    = 32
+	// maxKeyword is the longest string kept as an exact keyword too
+	// (Elasticsearch's ignore_above default); longer ones are text only.
+	maxKeyword = 256
 )
 
 // newMapping is the index mapping: documents are built by hand (see
@@ -68,7 +75,7 @@ func newMapping() *mapping.IndexMappingImpl {
 	m.DefaultField = fieldValue
 	m.DefaultMapping.Dynamic = false
 	kw := mapping.NewKeywordFieldMapping()
-	for _, f := range []string{fieldKey, fieldExists, fieldNull} {
+	for _, f := range []string{fieldKey, fieldExists, fieldNull, fieldPartition} {
 		m.DefaultMapping.AddFieldMappingsAt(f, kw)
 	}
 	return m
@@ -79,10 +86,10 @@ func fieldKind(f string) query.Kind {
 	switch {
 	case f == fieldValue:
 		return query.KindText
-	case f == fieldKey, f == fieldExists, f == fieldNull,
+	case f == fieldKey, f == fieldExists, f == fieldNull, f == fieldPartition,
 		strings.HasPrefix(f, headerPrefix), strings.HasSuffix(f, keywordSuffix):
 		return query.KindKeyword
-	case f == fieldPartition, f == fieldOffset:
+	case f == fieldOffset:
 		return query.KindNumber
 	case f == fieldTimestamp:
 		return query.KindDate
@@ -138,10 +145,12 @@ func newDocBuilder(m *mapping.IndexMappingImpl) *docBuilder {
 }
 
 const (
+	// Nothing is stored in the index: hits are read back from the log,
+	// and highlighted from there (see highlight.go).
 	optIndexed = index.IndexField
-	// The value is stored with term vectors for highlighting; numbers and
-	// the timestamp have doc values for sorting.
-	optValue  = index.IndexField | index.StoreField | index.IncludeTermVectors
+	// Text keeps term positions, which phrase queries need.
+	optText = index.IndexField | index.IncludeTermVectors
+	// The offset and the timestamp have doc values for sorting.
 	optSorted = index.IndexField | index.DocValues
 )
 
@@ -149,7 +158,7 @@ const (
 // indexed as text: the record stays findable by key, headers and metadata.
 func (b *docBuilder) build(topic string, r *Record) *document.Document {
 	d := document.NewDocument(docID(topic, r.Partition, r.Offset))
-	d.AddField(document.NewNumericFieldWithIndexingOptions(fieldPartition, nil, float64(r.Partition), optSorted))
+	d.AddField(document.NewTextFieldCustom(fieldPartition, nil, []byte(strconv.Itoa(int(r.Partition))), optIndexed, b.keyword))
 	d.AddField(document.NewNumericFieldWithIndexingOptions(fieldOffset, nil, float64(r.Offset), optSorted))
 	if ts, err := document.NewDateTimeFieldWithIndexingOptions(fieldTimestamp, nil, time.UnixMilli(r.Timestamp).UTC(), time.RFC3339Nano, optSorted); err == nil {
 		d.AddField(ts)
@@ -170,10 +179,9 @@ func (b *docBuilder) build(topic string, r *Record) *document.Document {
 		v = v[:maxIndexedValue]
 	}
 	if v != nil && utf8.Valid(v) {
-		d.AddField(document.NewTextFieldCustom(fieldValue, nil, v, optValue, b.text))
-		f.exists(fieldValue)
-		if t := bytes.TrimSpace(v); len(t) > 0 && (t[0] == '{' || t[0] == '[') && len(v) == len(r.Value) {
-			f.json(v)
+		if t := bytes.TrimSpace(v); len(t) == 0 || (t[0] != '{' && t[0] != '[') || len(v) != len(r.Value) || !f.json(v) {
+			d.AddField(document.NewTextFieldCustom(fieldValue, nil, v, optText, b.text))
+			f.exists(fieldValue)
 		}
 	}
 	return d
@@ -202,16 +210,17 @@ func (f *fields) exists(name string) {
 }
 
 // json indexes every leaf of a JSON value by its dotted path (array
-// elements under the array's path). Text that is not valid JSON is left as
-// the full-text value only.
-func (f *fields) json(v []byte) {
+// elements under the array's path). It reports false for text that is not
+// valid JSON, which is then indexed as full text.
+func (f *fields) json(v []byte) bool {
 	dec := json.NewDecoder(bytes.NewReader(v))
 	dec.UseNumber()
 	var root any
 	if err := dec.Decode(&root); err != nil || dec.More() {
-		return
+		return false
 	}
 	f.walk("", root, 0)
+	return true
 }
 
 func (f *fields) walk(path string, v any, depth int) {
@@ -243,14 +252,18 @@ func (f *fields) walk(path string, v any, depth int) {
 		f.keyword(fieldNull, []byte(path))
 		return
 	case string:
-		f.d.AddField(document.NewTextFieldCustom(path, nil, []byte(x), optIndexed, f.b.text))
-		f.keyword(path+keywordSuffix, []byte(x))
-		f.exists(path + keywordSuffix)
+		if len(x) <= maxKeyword {
+			f.keyword(path+keywordSuffix, []byte(x))
+			f.exists(path + keywordSuffix)
+		}
+		// A timestamp is a date (and its keyword), not words.
 		if t, ok := parseTime(x); ok {
 			if dt, err := document.NewDateTimeFieldWithIndexingOptions(path, nil, t, time.RFC3339Nano, optIndexed); err == nil {
 				f.d.AddField(dt)
+				break
 			}
 		}
+		f.d.AddField(document.NewTextFieldCustom(path, nil, []byte(x), optText, f.b.text))
 	case json.Number:
 		if n, err := x.Float64(); err == nil && !math.IsInf(n, 0) {
 			f.d.AddField(document.NewNumericFieldWithIndexingOptions(path, nil, n, optIndexed))

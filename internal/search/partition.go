@@ -56,6 +56,10 @@ type partIndex struct {
 	maxDocs   int64
 	builder   *docBuilder
 	logger    *slog.Logger
+	// slots is shared by every partition's indexer: holding one is
+	// needed to index, which bounds indexing to a share of the CPUs and
+	// leaves the rest to producers and consumers.
+	slots chan struct{}
 
 	// mu guards segs: searches hold it for reading while they use the
 	// indexes; the indexer takes it for writing to roll or drop one.
@@ -75,8 +79,8 @@ func segDirName(first int64) string { return fmt.Sprintf("%020d", first) }
 // openPartIndex opens (or creates) the indexes in dir. A missing, corrupt or
 // unusable index is not an error: the partition is indexed again from the
 // log, in the background.
-func openPartIndex(topic string, partition int32, dir string, l *plog.Log, maxDocs int64, b *docBuilder, logger *slog.Logger) *partIndex {
-	p := &partIndex{topic: topic, partition: partition, dir: dir, log: l, maxDocs: maxDocs, builder: b,
+func openPartIndex(topic string, partition int32, dir string, l *plog.Log, maxDocs int64, b *docBuilder, slots chan struct{}, logger *slog.Logger) *partIndex {
+	p := &partIndex{topic: topic, partition: partition, dir: dir, log: l, maxDocs: maxDocs, builder: b, slots: slots,
 		logger: logger.With("topic", topic, "partition", partition)}
 	if err := p.load(); err != nil {
 		p.logger.Warn("search index unusable; rebuilding it from the log", "dir", dir, "err", err)
@@ -168,7 +172,13 @@ func (p *partIndex) run(ctx context.Context) {
 	backoff := time.Second
 	for ctx.Err() == nil {
 		notify := p.log.Notify()
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		progressed, err := p.step()
+		<-p.slots
 		p.dropExpired()
 		if err != nil {
 			if errors.Is(err, plog.ErrClosed) {

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/search/highlight/highlighter/html"
 	bq "github.com/blevesearch/bleve/v2/search/query"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -29,7 +30,7 @@ const (
 	SortRelevance = "relevance" // best match first (ties: newest first)
 	SortNewest    = "newest"    // by timestamp, newest first
 	SortOldest    = "oldest"    // by timestamp, oldest first
-	SortOffset    = "offset"    // by partition, then offset
+	SortOffset    = "offset"    // by offset (partitions interleaved)
 )
 
 // Request is one search. Zero values mean no filter.
@@ -118,16 +119,6 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 	case !req.From.IsZero() && !req.To.IsZero() && !req.From.Before(req.To):
 		return nil, &RequestError{"from", "must be before to"}
 	}
-	q, err := query.Parse(req.Query, query.Options{
-		DefaultFields: []string{fieldValue},
-		FieldKind:     fieldKind,
-		ExistsField:   fieldExists,
-	})
-	if err != nil {
-		return nil, err
-	}
-	q = withFilters(q, req)
-
 	// The topics' partition indexes, read-locked for the search.
 	var parts []*partIndex
 	if len(req.Topics) == 0 {
@@ -157,14 +148,23 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 		idxs = append(idxs, pi...)
 	}
 	res := &Result{Hits: []Hit{}}
+	// Words without a field search text values and the text fields of
+	// JSON values.
+	q, err := query.Parse(req.Query, query.Options{
+		DefaultFields: textFields(idxs),
+		FieldKind:     fieldKind,
+		ExistsField:   fieldExists,
+	})
+	if err != nil {
+		return nil, err
+	}
 	if len(idxs) == 0 {
 		res.TookMs = msSince(start)
 		return res, nil
 	}
+	q = withFilters(q, req)
 
 	sr := bleve.NewSearchRequestOptions(q, req.Limit, req.Skip, false)
-	sr.Highlight = bleve.NewHighlightWithStyle(html.Name)
-	sr.Highlight.AddField(fieldValue)
 	switch req.Sort {
 	case "", SortRelevance:
 		sr.SortBy([]string{"-_score", "-" + fieldTimestamp})
@@ -173,7 +173,7 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 	case SortOldest:
 		sr.SortBy([]string{fieldTimestamp, fieldOffset})
 	case SortOffset:
-		sr.SortBy([]string{fieldPartition, fieldOffset})
+		sr.SortBy([]string{fieldOffset})
 	default:
 		return nil, &RequestError{"sort", fmt.Sprintf("must be %s, %s, %s or %s", SortRelevance, SortNewest, SortOldest, SortOffset)}
 	}
@@ -183,6 +183,7 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	res.Total = out.Total
+	words := highlightWords(req.Query)
 	reader := recordReader{topics: s.topics, batches: map[batchKey][]kmsg.Record{}, headers: map[batchKey]batch.Header{}}
 	for _, dm := range out.Hits {
 		topic, partition, offset, ok := parseDocID(dm.ID)
@@ -194,8 +195,10 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 			continue // gone from the log (retention, compaction, deletion)
 		}
 		h.Score = dm.Score
-		if frags := dm.Fragments[fieldValue]; len(frags) > 0 {
-			h.Highlights = map[string][]string{fieldValue: frags}
+		if h.Value != nil && h.Value.Encoding == "text" {
+			if frags := highlight(h.Value.Data, words); len(frags) > 0 {
+				h.Highlights = map[string][]string{fieldValue: frags}
+			}
 		}
 		res.Hits = append(res.Hits, h)
 	}
@@ -216,20 +219,36 @@ func containsInt32(s []int32, v int32) bool {
 	return false
 }
 
-// withFilters adds the request's partition, offset and time filters.
+// maxDefaultFields bounds the fields a bare word is searched in.
+const maxDefaultFields = 256
+
+// textFields returns the fields bare words search: the text of non-JSON
+// values and every field of JSON values that may hold words.
+func textFields(idxs []bleve.Index) []string {
+	out := []string{fieldValue}
+	seen := map[string]bool{fieldValue: true}
+	for _, idx := range idxs {
+		names, err := idx.Fields()
+		if err != nil {
+			continue
+		}
+		for _, f := range names {
+			if seen[f] || len(out) >= maxDefaultFields || fieldKind(f) != query.KindUnknown || strings.HasPrefix(f, "_") {
+				continue
+			}
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	slices.Sort(out[1:])
+	return out
+}
+
+// withFilters adds the request's offset and time filters.
 func withFilters(q bq.Query, req Request) bq.Query {
 	conj := []bq.Query{q}
 	t := true
-	if len(req.Partitions) > 0 {
-		var any []bq.Query
-		for _, p := range req.Partitions {
-			v := float64(p)
-			nq := bq.NewNumericRangeInclusiveQuery(&v, &v, &t, &t)
-			nq.SetField(fieldPartition)
-			any = append(any, nq)
-		}
-		conj = append(conj, bq.NewDisjunctionQuery(any))
-	}
+	// Partitions are filtered by choosing their indexes.
 	if req.FromOffset != nil || req.ToOffset != nil {
 		var lo, hi *float64
 		if req.FromOffset != nil {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -46,6 +47,7 @@ type Service struct {
 	logger  *slog.Logger
 	mapping *mapping.IndexMappingImpl
 	builder *docBuilder
+	slots   chan struct{}
 
 	mu    sync.Mutex
 	parts map[partKey]*partIndex
@@ -67,7 +69,10 @@ func Open(dataDir string, tm *topics.Manager, maxDocs int64, logger *slog.Logger
 	}
 	m := newMapping()
 	s := &Service{dir: dir, topics: tm, maxDocs: maxDocs, logger: logger, mapping: m,
-		builder: newDocBuilder(m), parts: map[partKey]*partIndex{}}
+		builder: newDocBuilder(m), parts: map[partKey]*partIndex{},
+		// Indexing may use half the CPUs: on a busy broker it falls
+		// behind rather than slowing producers down.
+		slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.reconcile()
 	s.wg.Add(1)
@@ -137,7 +142,7 @@ func (s *Service) reconcile() {
 			continue
 		}
 		dir := filepath.Join(s.dir, topicDir(k.topicID), strconv.Itoa(int(k.partition)))
-		p := openPartIndex(tp.Topic.Name, k.partition, dir, tp.Log, s.maxDocs, s.builder, s.logger)
+		p := openPartIndex(tp.Topic.Name, k.partition, dir, tp.Log, s.maxDocs, s.builder, s.slots, s.logger)
 		p.start(s.ctx)
 		s.parts[k] = p
 	}
