@@ -31,7 +31,7 @@ func benchRecords(n int) []Record {
 			msg.WriteByte(' ')
 		}
 		v, _ := json.Marshal(map[string]any{"seq": i, "level": "info", "service": fmt.Sprintf("svc-%d", r.IntN(20)),
-			"user": map[string]any{"id": r.IntN(100000), "name": fmt.Sprintf("user%d", r.IntN(100000))},
+			"user":       map[string]any{"id": r.IntN(100000), "name": fmt.Sprintf("user%d", r.IntN(100000))},
 			"latency_ms": r.IntN(5000), "msg": msg.String(), "ts": time.Now().UTC().Format(time.RFC3339Nano)})
 		out[i] = Record{Partition: 0, Offset: int64(i), Timestamp: time.Now().UnixMilli(), Value: v}
 	}
