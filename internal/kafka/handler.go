@@ -146,6 +146,22 @@ func init() {
 		// KIP-848 consumer group protocol.
 		kmsg.ConsumerGroupHeartbeat: {0, 1, handleConsumerGroupHeartbeat},
 		kmsg.ConsumerGroupDescribe:  {0, 1, handleConsumerGroupDescribe},
+		// Admin: configs (topic configs change live and persist; broker
+		// configs are read-only, see broker_configs.go), the cluster and
+		// its log dir, and the replication and security APIs answered as a
+		// one-broker Kafka without an authorizer answers them.
+		kmsg.AlterConfigs:               {0, 2, handleAlterConfigs},
+		kmsg.IncrementalAlterConfigs:    {0, 1, handleIncrementalAlterConfigs},
+		kmsg.DescribeCluster:            {0, 2, handleDescribeCluster},
+		kmsg.DescribeLogDirs:            {0, 5, handleDescribeLogDirs},
+		kmsg.DescribeTopicPartitions:    {0, 0, handleDescribeTopicPartitions},
+		kmsg.ElectLeaders:               {0, 2, handleElectLeaders},
+		kmsg.ListPartitionReassignments: {0, 0, handleListPartitionReassignments},
+		kmsg.AlterPartitionAssignments:  {0, 1, handleAlterPartitionReassignments},
+		kmsg.DescribeClientQuotas:       {0, 1, handleDescribeClientQuotas},
+		kmsg.DescribeACLs:               {0, 3, handleDescribeACLs},
+		kmsg.CreateACLs:                 {0, 3, handleCreateACLs},
+		kmsg.DeleteACLs:                 {0, 3, handleDeleteACLs},
 	}
 }
 

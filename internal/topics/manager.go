@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -88,6 +89,10 @@ type Manager struct {
 	mu     sync.RWMutex
 	byName map[string]*Topic
 	byID   map[[16]byte]*Topic
+
+	// alterMu serialises config changes, so that partition logs get each
+	// topic's configs in the order they were recorded.
+	alterMu sync.Mutex
 }
 
 // Open loads the topics recorded in the store and opens (recovering) their
@@ -200,12 +205,12 @@ func (m *Manager) Create(spec CreateSpec) (*Topic, error) {
 	if spec.ReplicationFactor != 1 {
 		return nil, fmt.Errorf("%w: %d; this is a single-node cluster, so it must be 1", ErrInvalidReplication, spec.ReplicationFactor)
 	}
-	configs := map[string]string{}
-	for k, v := range spec.Configs {
-		if err := ValidateConfig(k, v); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
-		}
-		configs[k] = v
+	configs := maps.Clone(spec.Configs)
+	if configs == nil {
+		configs = map[string]string{}
+	}
+	if err := validateConfigSet(configs, m.broker); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
 
 	m.mu.Lock()
@@ -488,4 +493,22 @@ func (m *Manager) SearchEnabled(t *Topic) bool {
 	v, _ := m.ConfigValue(t.configs, SearchEnabledConfig)
 	m.mu.RUnlock()
 	return v == "true"
+}
+
+// LogDir describes the data directory as DescribeLogDirs reports it.
+type LogDir struct {
+	Path string // absolute
+	// TotalBytes and UsableBytes describe the volume holding it (-1 when
+	// unknown).
+	TotalBytes, UsableBytes int64
+}
+
+// LogDir returns the data directory, its volume's size and free space.
+func (m *Manager) LogDir() (LogDir, error) {
+	path, err := filepath.Abs(m.dataDir)
+	if err != nil {
+		path = m.dataDir
+	}
+	total, usable, err := volumeBytes(path)
+	return LogDir{Path: path, TotalBytes: total, UsableBytes: usable}, err
 }
