@@ -143,6 +143,11 @@ func Freshness(ctx context.Context, o SearchOptions) (FreshnessResult, error) {
 	if err := o.ensureTopic(ctx); err != nil {
 		return FreshnessResult{}, err
 	}
+	// Measure from the moment the topic's indexers run (the broker picks
+	// new searchable topics up within a second).
+	if err := o.waitIndexing(ctx); err != nil {
+		return FreshnessResult{}, err
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(o.Brokers...), kgo.DefaultProduceTopic(o.Topic), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		return FreshnessResult{}, err
@@ -361,4 +366,35 @@ func QueryLatency(ctx context.Context, o SearchOptions) (QueryResult, error) {
 	}
 	res.All = all.Latency()
 	return res, nil
+}
+
+// waitIndexing waits until the broker reports an index for the topic.
+func (o *SearchOptions) waitIndexing(ctx context.Context) error {
+	for ctx.Err() == nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(o.AdminURL, "/")+"/api/v1/search/status", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		var st struct{ Partitions []struct{ Topic string } }
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, p := range st.Partitions {
+			if p.Topic == o.Topic {
+				n++
+			}
+		}
+		if n >= o.Partitions {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return ctx.Err()
 }

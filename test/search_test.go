@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chronik-streaming/chronik/internal/config"
@@ -389,5 +390,53 @@ func TestSearchEnableAndRebuild(t *testing.T) {
 	waitSearchable(t, tb3.b.HTTPAddr(), "hist", 50)
 	if got := searchValues(t, tb3.b.HTTPAddr(), "hist", "history"); len(got) != 50 {
 		t.Errorf("after the rebuild: %d hits", len(got))
+	}
+}
+
+// TestSearchRetentionDropsIndexes: a partition's records are indexed into
+// several indexes (search_index_docs each); when the log start moves past
+// an index's records (here with DeleteRecords), the index is dropped
+// whole, and no hit below the log start is returned.
+func TestSearchRetentionDropsIndexes(t *testing.T) {
+	tb := startBroker(t, "", func(c *config.Config) { c.Search.SearchIndexDocs = 1000 })
+	httpAddr := tb.b.HTTPAddr()
+	createTopic(t, tb.admin(), "sret", 1, searchOn)
+	cl := tb.client(kgo.DefaultProduceTopic("sret"), kgo.ProducerLinger(0))
+	for i := range 35 {
+		var rs []*kgo.Record
+		for j := range 100 {
+			rs = append(rs, &kgo.Record{Value: fmt.Appendf(nil, "record %d", i*100+j)})
+		}
+		if err := cl.ProduceSync(testContext(t), rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 9 { // let each thousand land in its own index
+			waitSearchable(t, httpAddr, "sret", (i+1)*100)
+		}
+	}
+	waitSearchable(t, httpAddr, "sret", 3500)
+	indexes := func() int {
+		resp, err := http.Get("http://" + httpAddr + "/api/v1/search/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st struct{ Partitions []struct{ Indexes int } }
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || len(st.Partitions) != 1 {
+			t.Fatalf("status: %v %+v", err, st)
+		}
+		return st.Partitions[0].Indexes
+	}
+	if n := indexes(); n < 3 {
+		t.Fatalf("%d indexes for 3500 records at 1000 per index", n)
+	}
+	before := indexes()
+	if _, err := tb.admin().DeleteRecords(testContext(t), kadm.Offsets{"sret": {0: {Topic: "sret", Partition: 0, At: 2500}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "expired indexes dropped", func() bool { return indexes() <= before-2 })
+	code, r := searchGet(t, httpAddr, "/api/v1/topics/sret/search", url.Values{"q": {"record"}, "sort": {"oldest"}, "limit": {"5"}})
+	if code != 200 || len(r.Hits) == 0 || r.Hits[0].Offset != 2500 {
+		t.Fatalf("oldest hit after DeleteRecords: %d %+v", code, r.Hits)
 	}
 }

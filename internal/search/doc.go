@@ -39,6 +39,7 @@ const (
 	// A JSON value is indexed by its fields only, not also as one text:
 	// bare words search the JSON text fields too (see Service.textFields),
 	// which halves the work of indexing a JSON record.
+	fieldTopic  = "_topic" // keyword, for the log start floor of a search
 	fieldExists = "_fields"
 	fieldNull   = "_null"
 )
@@ -75,7 +76,7 @@ func newMapping() *mapping.IndexMappingImpl {
 	m.DefaultField = fieldValue
 	m.DefaultMapping.Dynamic = false
 	kw := mapping.NewKeywordFieldMapping()
-	for _, f := range []string{fieldKey, fieldExists, fieldNull, fieldPartition} {
+	for _, f := range []string{fieldKey, fieldExists, fieldNull, fieldPartition, fieldTopic} {
 		m.DefaultMapping.AddFieldMappingsAt(f, kw)
 	}
 	return m
@@ -86,7 +87,7 @@ func fieldKind(f string) query.Kind {
 	switch {
 	case f == fieldValue:
 		return query.KindText
-	case f == fieldKey, f == fieldExists, f == fieldNull, f == fieldPartition,
+	case f == fieldKey, f == fieldExists, f == fieldNull, f == fieldPartition, f == fieldTopic,
 		strings.HasPrefix(f, headerPrefix), strings.HasSuffix(f, keywordSuffix):
 		return query.KindKeyword
 	case f == fieldOffset:
@@ -158,6 +159,7 @@ const (
 // indexed as text: the record stays findable by key, headers and metadata.
 func (b *docBuilder) build(topic string, r *Record) *document.Document {
 	d := document.NewDocument(docID(topic, r.Partition, r.Offset))
+	d.AddField(document.NewTextFieldCustom(fieldTopic, nil, []byte(topic), optIndexed, b.keyword))
 	d.AddField(document.NewTextFieldCustom(fieldPartition, nil, []byte(strconv.Itoa(int(r.Partition))), optIndexed, b.keyword))
 	d.AddField(document.NewNumericFieldWithIndexingOptions(fieldOffset, nil, float64(r.Offset), optSorted))
 	if ts, err := document.NewDateTimeFieldWithIndexingOptions(fieldTimestamp, nil, time.UnixMilli(r.Timestamp).UTC(), time.RFC3339Nano, optSorted); err == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -139,6 +140,8 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 		parts = append(parts, s.partitionsOf(t)...)
 	}
 	var idxs []bleve.Index
+	var floors []bq.Query // per partition: offset >= its log start
+	needFloor := false
 	for _, p := range parts {
 		if len(req.Partitions) > 0 && !containsInt32(req.Partitions, p.partition) {
 			continue
@@ -146,6 +149,8 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 		pi, release := p.indexes()
 		defer release()
 		idxs = append(idxs, pi...)
+		floors = append(floors, logStartFloor(p))
+		needFloor = needFloor || p.log.LogStartOffset() > 0
 	}
 	res := &Result{Hits: []Hit{}}
 	// Words without a field search text values and the text fields of
@@ -163,6 +168,11 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 		return res, nil
 	}
 	q = withFilters(q, req)
+	if needFloor {
+		// Records below a partition's log start (deleted by retention or
+		// DeleteRecords, in an index not yet dropped) are not hits.
+		q = bq.NewConjunctionQuery([]bq.Query{q, bq.NewDisjunctionQuery(floors)})
+	}
 
 	sr := bleve.NewSearchRequestOptions(q, req.Limit, req.Skip, false)
 	switch req.Sort {
@@ -217,6 +227,18 @@ func containsInt32(s []int32, v int32) bool {
 		}
 	}
 	return false
+}
+
+// logStartFloor matches p's records at or after its log start.
+func logStartFloor(p *partIndex) bq.Query {
+	tq := bq.NewTermQuery(p.topic)
+	tq.SetField(fieldTopic)
+	pq := bq.NewTermQuery(strconv.Itoa(int(p.partition)))
+	pq.SetField(fieldPartition)
+	lo, t := float64(p.log.LogStartOffset()), true
+	oq := bq.NewNumericRangeInclusiveQuery(&lo, nil, &t, nil)
+	oq.SetField(fieldOffset)
+	return bq.NewConjunctionQuery([]bq.Query{tq, pq, oq})
 }
 
 // maxDefaultFields bounds the fields a bare word is searched in.
