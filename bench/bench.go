@@ -90,6 +90,10 @@ type Options struct {
 	KfakeOnly bool
 	// Runs repeats the scenario; the reported figure is the median.
 	Runs int
+	// JSON produces ~1 KiB log-like JSON records instead of RecordSize
+	// random letters (for searchable topics); they carry no send time, so
+	// e2e latency is meaningless with it.
+	JSON bool
 	// Logf, if set, receives progress messages.
 	Logf func(format string, args ...any)
 }

@@ -83,16 +83,25 @@ func listTopic(ctx context.Context, addrs []string, topic string) (kadm.TopicDet
 	return kadm.NewClient(cl).ListTopics(ctx, topic)
 }
 
-// payloads is a pool of random upper-case payloads of one size.
+// payloads is a pool of random upper-case payloads of one size, or of
+// ~1 KiB log-like JSON records (which carry no send time).
 type payloads struct {
 	size int
+	json bool
 	pool [][]byte
 	bufs sync.Pool // *[]byte of len size
 }
 
-func newPayloads(size int) *payloads {
+func newPayloads(size int, asJSON bool) *payloads {
 	rng := rand.New(rand.NewPCG(42, uint64(size)))
-	p := &payloads{size: size, pool: make([][]byte, 1024)}
+	p := &payloads{size: size, json: asJSON, pool: make([][]byte, 1024)}
+	if asJSON {
+		now := time.Now()
+		for i := range p.pool {
+			p.pool[i] = jsonRecord(rng, int64(i), false, now)
+		}
+		return p
+	}
 	for i := range p.pool {
 		b := make([]byte, size)
 		for j := range b {
@@ -106,6 +115,10 @@ func newPayloads(size int) *payloads {
 
 // get returns a value buffer for record i stamped with now.
 func (p *payloads) get(i int64, now time.Time) *[]byte {
+	if p.json {
+		b := p.pool[i%int64(len(p.pool))]
+		return &b // never written to, so shared
+	}
 	bp := p.bufs.Get().(*[]byte)
 	b := *bp
 	copy(b, p.pool[i%int64(len(p.pool))])
@@ -113,6 +126,13 @@ func (p *payloads) get(i int64, now time.Time) *[]byte {
 		binary.BigEndian.PutUint64(b, uint64(now.UnixNano()))
 	}
 	return bp
+}
+
+// put returns a buffer from get.
+func (p *payloads) put(bp *[]byte) {
+	if !p.json {
+		p.bufs.Put(bp)
+	}
 }
 
 // sentAt extracts the send time from a record.
@@ -161,7 +181,7 @@ func produceWith(ctx context.Context, o *Options, addrs []string, count int64, d
 		count = math.MaxInt64
 	}
 	var (
-		pl       = newPayloads(o.RecordSize)
+		pl       = newPayloads(o.RecordSize, o.JSON)
 		hist     = NewHistogram()
 		claimed  atomic.Int64
 		acked    atomic.Int64
@@ -210,7 +230,7 @@ func produceWith(ctx context.Context, o *Options, addrs []string, count int64, d
 				bp := pl.get(i, now)
 				cl.Produce(pctx, &kgo.Record{Topic: o.Topic, Value: *bp}, func(_ *kgo.Record, err error) {
 					hist.Record(time.Since(now))
-					pl.bufs.Put(bp)
+					pl.put(bp)
 					if err != nil {
 						failed.Add(1)
 						errOnce.Do(func() { firstErr = err })

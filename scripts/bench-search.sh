@@ -28,13 +28,13 @@ if [ "$what" = all ] || [ "$what" = freshness ]; then
   done
 fi
 if [ "$what" = all ] || [ "$what" = throughput ]; then
-  echo "== produce throughput, 1 KiB records, acks=all, 6 partitions: search off vs on (fresh topic per run)"
+  echo "== produce throughput, 1 KiB JSON records, acks=all, 6 partitions: search off vs on (fresh topic per run)"
   for run in 1 2 3; do
     for mode in off on; do
       t="tp-$mode-$run"
       "$bin" topic create "$t" -p 6 -c chronik.search.enabled=$([ $mode = on ] && echo true || echo false) >/dev/null
       printf 'search %-3s run %d: ' "$mode" "$run"
-      "$bin" bench produce --topic "$t" --records 500000 2>/dev/null | grep -m1 -E '^ *brokers +1 ' || true
+      "$bin" bench produce --topic "$t" --records 300000 --json-records 2>/dev/null | grep -m1 -E '^ *brokers +median' || true
       "$bin" topic delete "$t" >/dev/null
     done
   done

@@ -65,6 +65,7 @@ is the median over N runs. MB = 2^20 bytes of record values.`,
 	pf.BoolVar(&o.KfakeOnly, "kfake-only", false, "run against an in-process kfake cluster only")
 	pf.IntVar(&o.Runs, "runs", 1, "repeat the scenario N times and report the median")
 	pf.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	pf.BoolVar(&o.JSON, "json-records", false, "produce ~1 KiB log-like JSON records instead of --record-size random letters")
 
 	sub := func(mode bench.Mode, short string) *cobra.Command {
 		return &cobra.Command{
