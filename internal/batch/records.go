@@ -74,3 +74,48 @@ func (h Header) Timestamp(r *kmsg.Record) int64 {
 	}
 	return h.BaseTimestamp + d
 }
+
+// FindRecord decodes only the record at offset of the batch at the start
+// of b (decompressing the batch when it must), skipping the others by
+// their length prefixes; ok is false when the batch has no such record.
+// It is for reading single records back (search hits) without decoding
+// every record of a large batch.
+func FindRecord(b []byte, offset int64) (rec kmsg.Record, h Header, ok bool, err error) {
+	h, err = ParseHeader(b)
+	if err != nil {
+		return rec, h, false, err
+	}
+	if int64(len(b)) < h.Size() {
+		return rec, h, false, fmt.Errorf("%w: batch of %d bytes, have %d", ErrTruncated, h.Size(), len(b))
+	}
+	if offset < h.BaseOffset || offset > h.LastOffset() {
+		return rec, h, false, nil
+	}
+	data := b[HeaderSize:h.Size()]
+	if codec := h.Codec(); codec != compress.None {
+		if data, err = compress.Decode(codec, data); err != nil {
+			return rec, h, false, fmt.Errorf("%w: %w", ErrBadRecords, err)
+		}
+	}
+	for i := int32(0); i < h.NumRecords && len(data) > 0; i++ {
+		length, n := binary.Varint(data)
+		if n <= 0 || length < 0 || length > int64(len(data)-n) {
+			return rec, h, false, fmt.Errorf("%w: record %d: bad length", ErrBadRecords, i)
+		}
+		end := n + int(length)
+		body := data[n:end]
+		// attributes (1 byte), timestampDelta, offsetDelta (varints)
+		if len(body) > 1 {
+			if _, m := binary.Varint(body[1:]); m > 0 {
+				if delta, k := binary.Varint(body[1+m:]); k > 0 && h.BaseOffset+delta == offset {
+					if err := rec.ReadFrom(data[:end:end]); err != nil {
+						return rec, h, false, fmt.Errorf("%w: record %d: %w", ErrBadRecords, i, err)
+					}
+					return rec, h, true, nil
+				}
+			}
+		}
+		data = data[end:]
+	}
+	return rec, h, false, nil
+}

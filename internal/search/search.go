@@ -12,7 +12,6 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	bq "github.com/blevesearch/bleve/v2/search/query"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/internal/batch"
 	"github.com/chronik-streaming/chronik/internal/search/query"
@@ -194,7 +193,7 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Total = out.Total
 	words := highlightWords(req.Query)
-	reader := recordReader{topics: s.topics, batches: map[batchKey][]kmsg.Record{}, headers: map[batchKey]batch.Header{}}
+	reader := recordReader{topics: s.topics, batches: map[batchKey][]byte{}}
 	for _, dm := range out.Hits {
 		topic, partition, offset, ok := parseDocID(dm.ID)
 		if !ok {
@@ -304,18 +303,19 @@ func withFilters(q bq.Query, req Request) bq.Query {
 	return bq.NewConjunctionQuery(conj)
 }
 
+// recordReader reads hits back from the log. Each hit decodes only its own
+// record (batches of a fast producer hold a thousand records); batches read
+// for one search are kept for the hits that share them.
+type recordReader struct {
+	topics  *topics.Manager
+	batches map[batchKey][]byte
+}
+
 type batchKey struct {
 	topic     string
 	partition int32
 	base      int64
-}
-
-// recordReader reads hits back from the log, decoding each batch once per
-// search.
-type recordReader struct {
-	topics  *topics.Manager
-	batches map[batchKey][]kmsg.Record
-	headers map[batchKey]batch.Header
+	last      int64
 }
 
 func (r *recordReader) hit(topic string, partition int32, offset int64) (Hit, bool) {
@@ -323,45 +323,39 @@ func (r *recordReader) hit(topic string, partition int32, offset int64) (Hit, bo
 	if err != nil || offset < p.Log.LogStartOffset() {
 		return Hit{}, false
 	}
-	for k, h := range r.headers {
-		if k.topic == topic && k.partition == partition && offset >= h.BaseOffset && offset <= h.LastOffset() {
-			return r.find(topic, partition, h, r.batches[k], offset)
+	var raw []byte
+	for k, b := range r.batches {
+		if k.topic == topic && k.partition == partition && offset >= k.base && offset <= k.last {
+			raw = b
+			break
 		}
 	}
-	res, err := p.Log.Read(offset, 1, true)
-	if err != nil {
-		return Hit{}, false
-	}
-	it := batch.NewIterator(res.Records)
-	for it.Next() {
-		h := it.Header()
-		if offset < h.BaseOffset || offset > h.LastOffset() || h.IsControl() {
-			continue
-		}
-		recs, err := batch.Records(it.Batch())
+	if raw == nil {
+		res, err := p.Log.Read(offset, 1, true)
 		if err != nil {
 			return Hit{}, false
 		}
-		k := batchKey{topic, partition, h.BaseOffset}
-		r.batches[k], r.headers[k] = recs, h
-		return r.find(topic, partition, h, recs, offset)
-	}
-	return Hit{}, false
-}
-
-func (r *recordReader) find(topic string, partition int32, h batch.Header, recs []kmsg.Record, offset int64) (Hit, bool) {
-	for i := range recs {
-		rec := &recs[i]
-		if h.BaseOffset+int64(rec.OffsetDelta) != offset {
-			continue
+		it := batch.NewIterator(res.Records)
+		for it.Next() {
+			if h := it.Header(); offset >= h.BaseOffset && offset <= h.LastOffset() && !h.IsControl() {
+				raw = it.Batch()
+				r.batches[batchKey{topic, partition, h.BaseOffset, h.LastOffset()}] = raw
+				break
+			}
 		}
-		hit := Hit{Topic: topic, Partition: partition, Offset: offset,
-			Timestamp: time.UnixMilli(h.Timestamp(rec)).UTC(), Key: newBytes(rec.Key), Value: newBytes(rec.Value),
-			Headers: []HitHeader{}}
-		for _, hd := range rec.Headers {
-			hit.Headers = append(hit.Headers, HitHeader{Key: hd.Key, Value: newBytes(hd.Value)})
-		}
-		return hit, true
 	}
-	return Hit{}, false
+	if raw == nil {
+		return Hit{}, false
+	}
+	rec, h, ok, err := batch.FindRecord(raw, offset)
+	if err != nil || !ok {
+		return Hit{}, false
+	}
+	hit := Hit{Topic: topic, Partition: partition, Offset: offset,
+		Timestamp: time.UnixMilli(h.Timestamp(&rec)).UTC(), Key: newBytes(rec.Key), Value: newBytes(rec.Value),
+		Headers: []HitHeader{}}
+	for _, hd := range rec.Headers {
+		hit.Headers = append(hit.Headers, HitHeader{Key: hd.Key, Value: newBytes(hd.Value)})
+	}
+	return hit, true
 }
