@@ -88,24 +88,3 @@ func BenchmarkIndexPlainText(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
 }
-
-func BenchmarkIndexMem(b *testing.B) {
-	recs := benchRecords(b.N)
-	m := newMapping()
-	db := newDocBuilder(m)
-	idx, err := bleve.NewMemOnly(m)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer idx.Close()
-	b.ResetTimer()
-	batch := idx.NewBatch()
-	for i := range recs {
-		_ = batch.IndexAdvanced(db.build("t", &recs[i]))
-		if batch.Size() == 1000 || i == len(recs)-1 {
-			_ = idx.Batch(batch)
-			batch = idx.NewBatch()
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
-}
