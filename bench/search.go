@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -92,13 +94,13 @@ func (o *SearchOptions) ensureTopic(ctx context.Context) error {
 	adm := kadm.NewClient(cl)
 	t := "true"
 	resp, err := adm.CreateTopic(ctx, int32(o.Partitions), -1, map[string]*string{"chronik.search.enabled": &t}, o.Topic)
-	if err != nil {
-		return err
+	if err == nil {
+		err = resp.Err
 	}
-	if resp.Err != nil && !strings.Contains(resp.Err.Error(), "TOPIC_ALREADY_EXISTS") {
-		return resp.Err
+	if errors.Is(err, kerr.TopicAlreadyExists) {
+		return nil // a second run queries what the first one filled
 	}
-	return nil
+	return err
 }
 
 type searchAnswer struct {

@@ -27,7 +27,7 @@ const (
 
 // Sort orders of a search.
 const (
-	SortRelevance = "relevance" // best match first (ties: newest first)
+	SortRelevance = "relevance" // best match first
 	SortNewest    = "newest"    // by timestamp, newest first
 	SortOldest    = "oldest"    // by timestamp, oldest first
 	SortOffset    = "offset"    // by offset (partitions interleaved)
@@ -176,7 +176,9 @@ func (s *Service) Search(ctx context.Context, req Request) (*Result, error) {
 	sr := bleve.NewSearchRequestOptions(q, req.Limit, req.Skip, false)
 	switch req.Sort {
 	case "", SortRelevance:
-		sr.SortBy([]string{"-_score", "-" + fieldTimestamp})
+		// No tiebreak field: one would load the doc values of every
+		// matching document.
+		sr.SortBy([]string{"-_score"})
 	case SortNewest:
 		sr.SortBy([]string{"-" + fieldTimestamp, "-" + fieldOffset})
 	case SortOldest:
