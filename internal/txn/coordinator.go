@@ -486,15 +486,26 @@ func (c *Coordinator) add(id string, producerID int64, epoch int16, parts []TP, 
 // leave the partition's last stable offset stuck. Errors as AddPartitions,
 // and ErrInvalidTxnState when tp is not in an ongoing transaction.
 func (c *Coordinator) VerifyPartition(transactionalID string, producerID int64, epoch int16, tp TP) error {
+	return c.withOngoing(transactionalID, producerID, epoch, func(m *txnMeta) bool {
+		return containsAllTPs(m.Partitions, []TP{tp})
+	}, nil)
+}
+
+// withOngoing checks that the producer's transaction is ongoing and that
+// in(meta) holds, then runs fn (if any) while the transaction cannot change
+// state. Errors: those of lockCurrent, ErrConcurrentTransactions while it
+// completes, ErrInvalidTxnState when it is not ongoing or in is false, or
+// fn's error.
+func (c *Coordinator) withOngoing(id string, producerID int64, epoch int16, in func(*txnMeta) bool, fn func() error) error {
 	exit, err := c.enter()
 	if err != nil {
 		return err
 	}
 	defer exit()
-	if transactionalID == "" {
+	if id == "" {
 		return ErrInvalidRequest
 	}
-	e, err := c.lockCurrent(transactionalID, producerID, epoch)
+	e, err := c.lockCurrent(id, producerID, epoch)
 	if err != nil {
 		return err
 	}
@@ -502,10 +513,13 @@ func (c *Coordinator) VerifyPartition(transactionalID string, producerID int64, 
 	switch {
 	case e.m.State.preparing():
 		return ErrConcurrentTransactions
-	case e.m.State != StateOngoing || !containsAllTPs(e.m.Partitions, []TP{tp}):
+	case e.m.State != StateOngoing || !in(&e.m):
 		return ErrInvalidTxnState
 	}
-	return nil
+	if fn == nil {
+		return nil
+	}
+	return fn()
 }
 
 // lockCurrent returns id's entry locked, after checking that producerID and
@@ -546,26 +560,9 @@ func (c *Coordinator) TxnOffsetCommit(transactionalID string, producerID int64, 
 			return err
 		}
 	}
-	exit, err := c.enter()
-	if err != nil {
-		return err
-	}
-	defer exit()
-	if transactionalID == "" {
-		return ErrInvalidRequest
-	}
-	e, err := c.lockCurrent(transactionalID, producerID, epoch)
-	if err != nil {
-		return err
-	}
-	defer e.mu.Unlock()
-	switch {
-	case e.m.State.preparing():
-		return ErrConcurrentTransactions
-	case e.m.State != StateOngoing || !slices.Contains(e.m.Groups, group):
-		return ErrInvalidTxnState
-	}
-	return store()
+	return c.withOngoing(transactionalID, producerID, epoch, func(m *txnMeta) bool {
+		return slices.Contains(m.Groups, group)
+	}, store)
 }
 
 // EndTxn commits or aborts the producer's transaction. The decision is made
