@@ -43,7 +43,7 @@ type segment struct {
 	first int64
 	dir   string
 	idx   bleve.Index
-	docs  int64
+	docs  atomic.Int64 // written by the indexer, read by status
 }
 
 // partIndex is the search index of one partition and the indexer that
@@ -113,7 +113,9 @@ func (p *partIndex) load() error {
 			return fmt.Errorf("open %s: %w", e.Name(), err)
 		}
 		n, _ := idx.DocCount()
-		p.segs = append(p.segs, &segment{first: first, dir: filepath.Join(p.dir, e.Name()), idx: idx, docs: int64(n)})
+		seg := &segment{first: first, dir: filepath.Join(p.dir, e.Name()), idx: idx}
+		seg.docs.Store(int64(n))
+		p.segs = append(p.segs, seg)
 	}
 	slices.SortFunc(p.segs, func(a, b *segment) int { return int(min(max(a.first-b.first, -1), 1)) })
 	if len(p.segs) == 0 {
@@ -284,7 +286,7 @@ func (p *partIndex) step() (bool, error) {
 	if err := seg.idx.Batch(b); err != nil {
 		return false, fmt.Errorf("write index batch: %w", err)
 	}
-	seg.docs += int64(docs)
+	seg.docs.Add(int64(docs))
 	p.next.Store(newNext)
 	return true, nil
 }
@@ -310,7 +312,7 @@ func (p *partIndex) current(next int64) (*segment, error) {
 		last = p.segs[n-1]
 	}
 	p.mu.RUnlock()
-	if last != nil && last.docs < p.maxDocs {
+	if last != nil && last.docs.Load() < p.maxDocs {
 		return last, nil
 	}
 	dir := filepath.Join(p.dir, segDirName(next))
@@ -381,7 +383,7 @@ func (p *partIndex) status() PartitionStatus {
 	p.mu.RLock()
 	st.Indexes = len(p.segs)
 	for _, s := range p.segs {
-		st.Documents += s.docs
+		st.Documents += s.docs.Load()
 	}
 	p.mu.RUnlock()
 	st.SizeBytes = dirSize(p.dir)
