@@ -1,5 +1,5 @@
-// Package admin is Chronik's HTTP side: health and readiness now; metrics,
-// the REST API and the console attach here.
+// Package admin is Chronik's HTTP side: health and readiness, metrics, the
+// REST API (described by /api/v1/openapi.json), search and the web console.
 package admin
 
 import (
@@ -23,12 +23,29 @@ type Deps struct {
 	Search Searcher
 	// Metrics serves /metrics (Prometheus exposition); nil leaves it out.
 	Metrics http.Handler
+	// KafkaAddr is the broker's bound Kafka listener: the REST API and the
+	// console are Kafka clients of it. Empty leaves them out.
+	KafkaAddr string
 }
 
-// Handler returns the HTTP routes.
-func Handler(d Deps) http.Handler {
+// Server is the HTTP handler; Close releases its Kafka connections.
+type Server struct {
+	http.Handler
+	kafka *kafkaClient
+}
+
+// Close closes the REST API's connections to the broker.
+func (s *Server) Close() {
+	if s.kafka != nil {
+		s.kafka.close()
+	}
+}
+
+// New returns the HTTP routes.
+func New(d Deps) *Server {
 	ready := d.Ready
 	mux := http.NewServeMux()
+	srv := &Server{Handler: mux}
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -57,13 +74,24 @@ func Handler(d Deps) http.Handler {
 	if d.Metrics != nil {
 		mux.Handle("GET /metrics", d.Metrics)
 	}
+	if d.KafkaAddr != "" {
+		srv.kafka = &kafkaClient{addr: d.KafkaAddr}
+		api := &restAPI{k: srv.kafka}
+		api.register(mux)
+		mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
+		registerConsole(mux)
+	}
+	// Anything else under /api/ is a JSON 404, not the console's page.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint: " + r.Method + " " + r.URL.Path + " (see /api/v1/openapi.json)"})
+	})
 	// Profiling for operators chasing CPU or latency (go tool pprof).
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
+	return srv
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -47,6 +47,7 @@ type Broker struct {
 	metrics *metrics.Metrics
 	kafka   *server.Server
 	http    *http.Server
+	admin   *admin.Server
 
 	kafkaLn, httpLn net.Listener
 	ready           atomic.Bool
@@ -161,8 +162,9 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 	handler.SetStorageObserver(b)
 	b.kafka = server.New(handler, cfg.Server.MaxRequestBytes, logger)
 	b.kafka.SetObserver(b.metrics)
-	b.http = &http.Server{Handler: admin.Handler(admin.Deps{Ready: b.readiness, GroupLag: b.groupLag, Search: b.search,
-		Metrics: b.metrics.Handler()}), ReadHeaderTimeout: 10 * time.Second}
+	b.admin = admin.New(admin.Deps{Ready: b.readiness, GroupLag: b.groupLag, Search: b.search,
+		Metrics: b.metrics.Handler(), KafkaAddr: b.kafkaLn.Addr().String()})
+	b.http = &http.Server{Handler: b.admin, ReadHeaderTimeout: 10 * time.Second}
 
 	b.wg.Add(1)
 	go b.maintain()
@@ -294,6 +296,7 @@ func (b *Broker) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = b.http.Shutdown(ctx)
+	b.admin.Close() // its Kafka client, before the Kafka listener closes
 	_ = b.kafka.Close()
 	b.wg.Wait()
 	err := b.closeStorage()

@@ -91,7 +91,8 @@ type Bytes struct {
 	Encoding string `json:"encoding"` // "text" or "base64"
 }
 
-func newBytes(b []byte) *Bytes {
+// BytesOf returns b as Bytes; nil for nil (a null key or value).
+func BytesOf(b []byte) *Bytes {
 	if b == nil {
 		return nil
 	}
@@ -354,10 +355,10 @@ func (r *recordReader) hit(topic string, partition int32, offset int64) (Hit, bo
 		return Hit{}, false
 	}
 	hit := Hit{Topic: topic, Partition: partition, Offset: offset,
-		Timestamp: time.UnixMilli(h.Timestamp(&rec)).UTC(), Key: newBytes(rec.Key), Value: newBytes(rec.Value),
+		Timestamp: time.UnixMilli(h.Timestamp(&rec)).UTC(), Key: BytesOf(rec.Key), Value: BytesOf(rec.Value),
 		Headers: []HitHeader{}}
 	for _, hd := range rec.Headers {
-		hit.Headers = append(hit.Headers, HitHeader{Key: hd.Key, Value: newBytes(hd.Value)})
+		hit.Headers = append(hit.Headers, HitHeader{Key: hd.Key, Value: BytesOf(hd.Value)})
 	}
 	return hit, true
 }

@@ -157,6 +157,9 @@ func ValidateConfig(name, value string) error {
 			return fmt.Errorf("invalid value %q for %s: not an integer", value, name)
 		}
 		if float64(n) < d.Min || float64(n) > d.Max {
+			if d.Max >= maxLong {
+				return fmt.Errorf("invalid value %q for %s: must be at least %.0f", value, name, d.Min)
+			}
 			return fmt.Errorf("invalid value %q for %s: must be in [%.0f, %.0f]", value, name, d.Min, d.Max)
 		}
 	case TypeDouble:
