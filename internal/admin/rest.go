@@ -240,9 +240,10 @@ func offsetsAndSizes(ctx context.Context, adm *kadm.Client, topics []string) (st
 	if ends, err = adm.ListEndOffsets(ctx, topics...); err != nil {
 		return nil, nil, nil, err
 	}
-	set := kadm.TopicsSet{} // a topic without partitions would ask for none
-	ends.Each(func(o kadm.ListedOffset) { set.Add(o.Topic, o.Partition) })
-	dirs, err := adm.DescribeAllLogDirs(ctx, set)
+	// Every log dir of every broker: naming partitions would make the
+	// client route them by its cached metadata, which may not know a
+	// topic created a moment ago.
+	dirs, err := adm.DescribeAllLogDirs(ctx, nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}
