@@ -67,11 +67,12 @@ is the median over N runs. MB = 2^20 bytes of record values.`,
 	pf.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	pf.BoolVar(&o.JSON, "json-records", false, "produce ~1 KiB log-like JSON records instead of --record-size random letters")
 
-	sub := func(mode bench.Mode, short string) *cobra.Command {
+	sub := func(mode bench.Mode, short, example string) *cobra.Command {
 		return &cobra.Command{
-			Use:   string(mode),
-			Short: short,
-			Args:  usageArgs(cobra.NoArgs),
+			Use:     string(mode),
+			Short:   short,
+			Example: example,
+			Args:    usageArgs(cobra.NoArgs),
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				o := o
 				o.Mode = mode
@@ -98,9 +99,12 @@ is the median over N runs. MB = 2^20 bytes of record values.`,
 		}
 	}
 	cmd.AddCommand(
-		sub(bench.ModeProduce, "Measure produce throughput and latency"),
-		sub(bench.ModeConsume, "Measure consume throughput"),
-		sub(bench.ModeE2E, "Measure produce, consume and end-to-end latency together"),
+		sub(bench.ModeProduce, "Measure produce throughput and latency",
+			"  chronik bench produce --records 1000000 --acks all --compression lz4"),
+		sub(bench.ModeConsume, "Measure consume throughput",
+			"  chronik bench consume --records 1000000 --record-size 1024"),
+		sub(bench.ModeE2E, "Measure produce, consume and end-to-end latency together",
+			"  chronik bench e2e --duration 30s --rate 10000 --kfake"),
 		newBenchSearchCmd(&brokers),
 	)
 	return cmd

@@ -21,12 +21,16 @@ func newGroupCmd(env []string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "group",
 		Aliases: []string{"groups"},
-		Short:   "List, describe and delete consumer groups on a running broker",
-		Long: `Inspect and delete consumer groups on a running broker over the Kafka protocol,
-like kafka-consumer-groups.sh.
+		Short:   "List, describe, reset and delete consumer groups on a running broker",
+		Long: `Inspect, reset and delete consumer groups on a running broker over the Kafka
+protocol, like kafka-consumer-groups.sh.
 
 The broker is given by --brokers, or else CHRONIK_BROKERS, or else
 localhost:9092; several bootstrap addresses may be comma-separated.`,
+		Example: `  chronik group list
+  chronik group describe billing
+  chronik group reset billing --to earliest --topic orders --dry-run
+  chronik group delete billing`,
 		Args: noSubcommand,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -35,6 +39,7 @@ localhost:9092; several bootstrap addresses may be comma-separated.`,
 	cmd.AddCommand(
 		newGroupListCmd(o),
 		newGroupDescribeCmd(o),
+		newGroupResetCmd(o),
 		newGroupDeleteCmd(o),
 	)
 	return cmd
@@ -45,6 +50,7 @@ func newGroupListCmd(o *adminOpts) *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List consumer groups with their state and protocol type",
+		Example: "  chronik group list",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
@@ -86,7 +92,8 @@ func newGroupDescribeCmd(o *adminOpts) *cobra.Command {
 committed offsets for, the committed offset (CURRENT-OFFSET), the partition's
 end offset (LOG-END-OFFSET), the difference (LAG) and the member consuming it.
 "-" marks unknown values: no commit yet, no member assigned, and so on.`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Example: "  chronik group describe billing",
+		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			return o.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
@@ -222,7 +229,8 @@ func newGroupDeleteCmd(o *adminOpts) *cobra.Command {
 		Short:   "Delete a consumer group and its committed offsets",
 		Long: `Delete a consumer group and its committed offsets. Only a group without
 active members can be deleted: stop its consumers first.`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Example: "  chronik group delete billing",
+		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			return o.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {

@@ -2,6 +2,11 @@
 //
 //	chronik [serve] [--config chronik.toml] [--data-dir ./data] ...  run the broker
 //	chronik topic create|list|describe|delete ...                    manage topics
+//	chronik group list|describe|reset|delete ...                     manage consumer groups
+//	chronik config get|set|delete topic NAME|broker [ID] ...         show and change configs
+//	chronik produce TOPIC / chronik consume TOPIC                    write and read records
+//	chronik search TOPIC QUERY                                       search records
+//	chronik bench produce|consume|e2e                                load-test a broker
 //	chronik version                                                  print the version
 package main
 
@@ -38,6 +43,11 @@ func main() {
 // process exit status. SIGINT and SIGTERM cancel the command's context; a
 // second signal kills the process the default way.
 func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int {
+	return runWithInput(ctx, args, env, os.Stdin, stdout, stderr)
+}
+
+// runWithInput is run with stdin as the commands' standard input.
+func runWithInput(ctx context.Context, args, env []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -47,6 +57,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 
 	root := newRootCmd(env)
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
@@ -106,7 +117,23 @@ func newRootCmd(env []string) *cobra.Command {
 		Short: "Chronik, a Kafka-compatible streaming broker",
 		Long: `Chronik is a single-node, Kafka-compatible streaming broker.
 
-Running chronik without a subcommand is the same as "chronik serve".`,
+Running chronik without a subcommand is the same as "chronik serve". The
+other commands are clients of a running broker, given by --brokers, or else
+CHRONIK_BROKERS, or else localhost:9092.
+
+Exit status, for every command:
+  0  success (for consume, also when stopped with Ctrl-C)
+  1  the broker refused a request or an operation failed: unknown topic or
+     group, invalid config value, records that could not be produced, an
+     active group that cannot be reset, no broker reachable, ...
+  2  usage error: unknown command or flag, bad argument or flag value,
+     invalid configuration for serve`,
+		Example: `  chronik serve --data-dir ./data
+  chronik topic create orders -p 6
+  printf 'k1:v1\nk2:v2\n' | chronik produce orders --key-delim :
+  chronik consume orders -e -f json
+  chronik config set topic orders retention.ms=86400000
+  chronik group reset billing --to earliest --topic orders`,
 		Args:          noSubcommand,
 		RunE:          func(cmd *cobra.Command, _ []string) error { return runServe(cmd, env) },
 		SilenceUsage:  true,
@@ -118,6 +145,9 @@ Running chronik without a subcommand is the same as "chronik serve".`,
 		newServeCmd(env),
 		newTopicCmd(env),
 		newGroupCmd(env),
+		newConfigCmd(env),
+		newProduceCmd(env),
+		newConsumeCmd(env),
 		newSearchCmd(env),
 		newVersionCmd(),
 		newBenchCmd(),
@@ -127,9 +157,10 @@ Running chronik without a subcommand is the same as "chronik serve".`,
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the chronik version",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:     "version",
+		Short:   "Print the chronik version",
+		Example: "  chronik version",
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			_, err := fmt.Fprintln(cmd.OutOrStdout(), versionString())
 			return err

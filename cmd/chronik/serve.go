@@ -28,6 +28,10 @@ chronik.example.toml for every key and its default.
 
 Exit status: 0 after a clean shutdown, 1 if the broker fails, 2 if the
 configuration is invalid.`,
+		Example: `  chronik serve
+  chronik serve --config chronik.toml
+  chronik serve --data-dir /var/lib/chronik --kafka-listen :9092 --http-listen :3000
+  CHRONIK_DATA_DIR=/var/lib/chronik chronik serve`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, env) },
 	}

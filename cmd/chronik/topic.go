@@ -38,6 +38,10 @@ func newTopicCmd(env []string) *cobra.Command {
 
 The broker is given by --brokers, or else CHRONIK_BROKERS, or else
 localhost:9092; several bootstrap addresses may be comma-separated.`,
+		Example: `  chronik topic create orders -p 6 -c retention.ms=86400000
+  chronik topic list
+  chronik topic describe orders --brokers broker1:9092
+  chronik topic delete orders`,
 		Args: noSubcommand,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -55,29 +59,15 @@ localhost:9092; several bootstrap addresses may be comma-separated.`,
 // withAdmin connects to the brokers and calls fn with a request context
 // bounded by the timeout.
 func (o *adminOpts) withAdmin(cmd *cobra.Command, fn func(context.Context, *kadm.Client) error) error {
-	var seeds []string
-	for s := range strings.SplitSeq(o.brokers, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			seeds = append(seeds, s)
-		}
-	}
-	if len(seeds) == 0 {
-		return usageError(cmd, errors.New("--brokers is empty"))
-	}
-	if o.timeout <= 0 {
-		return usageError(cmd, fmt.Errorf("--timeout must be positive, got %v", o.timeout))
-	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(seeds...),
-		kgo.ClientID("chronik-cli"),
-		kgo.DialTimeout(min(o.timeout, 5*time.Second)),
-		// Stop retrying a little before the context expires so that the
-		// real cause (e.g. connection refused) is reported rather than
-		// "context deadline exceeded".
-		kgo.RetryTimeout(o.timeout*3/4),
-	)
+	return o.withClient(cmd, func(ctx context.Context, _ *kgo.Client, adm *kadm.Client) error { return fn(ctx, adm) })
+}
+
+// withClient is withAdmin for commands that also send requests kadm does not
+// have (fn gets the underlying client too).
+func (o *adminOpts) withClient(cmd *cobra.Command, fn func(context.Context, *kgo.Client, *kadm.Client) error) error {
+	cl, err := o.newClient(cmd)
 	if err != nil {
-		return usageError(cmd, fmt.Errorf("--brokers %q: %w", o.brokers, err))
+		return err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
@@ -85,7 +75,44 @@ func (o *adminOpts) withAdmin(cmd *cobra.Command, fn func(context.Context, *kadm
 
 	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 	defer cancel()
-	err = fn(ctx, adm)
+	return o.hint(fn(ctx, cl, adm))
+}
+
+// newClient returns a client of the brokers with the CLI's client ID and
+// connection timeouts, and any extra options (producer, consumer settings).
+// A bad --brokers or --timeout is a usage error.
+func (o *adminOpts) newClient(cmd *cobra.Command, extra ...kgo.Opt) (*kgo.Client, error) {
+	var seeds []string
+	for s := range strings.SplitSeq(o.brokers, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			seeds = append(seeds, s)
+		}
+	}
+	if len(seeds) == 0 {
+		return nil, usageError(cmd, errors.New("--brokers is empty"))
+	}
+	if o.timeout <= 0 {
+		return nil, usageError(cmd, fmt.Errorf("--timeout must be positive, got %v", o.timeout))
+	}
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(seeds...),
+		kgo.ClientID("chronik-cli"),
+		kgo.DialTimeout(min(o.timeout, 5*time.Second)),
+		// Stop retrying a little before the context expires so that the
+		// real cause (e.g. connection refused) is reported rather than
+		// "context deadline exceeded".
+		kgo.RetryTimeout(o.timeout * 3 / 4),
+	}, extra...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, usageError(cmd, fmt.Errorf("--brokers %q: %w", o.brokers, err))
+	}
+	return cl, nil
+}
+
+// hint adds where the broker was expected to an error that means it could
+// not be reached.
+func (o *adminOpts) hint(err error) error {
 	if err != nil && isConnErr(err) {
 		err = fmt.Errorf("%w\n(is a broker running at %s? Set --brokers or %s.)", err, o.brokers, brokersEnv)
 	}
@@ -200,7 +227,9 @@ func newTopicListCmd(o *adminOpts) *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List topics",
-		Args:    usageArgs(cobra.NoArgs),
+		Example: `  chronik topic list
+  chronik topic list --internal`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
 				list := adm.ListTopics
@@ -240,9 +269,10 @@ func printTopicList(w io.Writer, topics kadm.TopicDetails) error {
 
 func newTopicDescribeCmd(o *adminOpts) *cobra.Command {
 	return &cobra.Command{
-		Use:   "describe NAME",
-		Short: "Show a topic's partitions, leaders, replicas, ISR, offsets and configs",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Use:     "describe NAME",
+		Short:   "Show a topic's partitions, leaders, replicas, ISR, offsets and configs",
+		Example: "  chronik topic describe orders",
+		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			return o.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
@@ -398,6 +428,7 @@ func newTopicDeleteCmd(o *adminOpts) *cobra.Command {
 		Use:     "delete NAME",
 		Aliases: []string{"rm"},
 		Short:   "Delete a topic and all its data",
+		Example: "  chronik topic delete orders",
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
