@@ -27,11 +27,11 @@ func newConfigCmd(env []string) *cobra.Command {
 like kafka-configs.sh.
 
 A resource is "topic NAME" or "broker [ID]"; without an ID, broker means
-the cluster's only broker (Chronik runs one, id 0 by default). Topic
-configs change live (IncrementalAlterConfigs) and persist; deleting one
-returns the topic to the broker's default. Chronik's broker configs come
-from its configuration file, flags and environment: they are read-only, and
-the broker refuses to change them.
+the cluster's only broker (Chronik runs one, with id server.node_id: 1 by
+default). Topic configs change live (IncrementalAlterConfigs) and persist;
+deleting one returns the topic to the broker's default. Broker configs come
+from Chronik's configuration file, flags and environment; the broker refuses
+to change those that cannot change while it runs (READ-ONLY in config get).
 
 The broker is given by --brokers, or else CHRONIK_BROKERS, or else
 localhost:9092; several bootstrap addresses may be comma-separated.`,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/chronik-streaming/chronik/internal/clientops"
 )
@@ -56,7 +57,10 @@ consumers first. --dry-run prints the changes without committing them.`,
 			scope := clientops.ResetScope{Topics: topics, Partitions: partitions}
 			return o.withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
 				changes, err := clientops.ResetOffsets(ctx, adm, group, scope, target, dryRun)
-				if err != nil {
+				switch {
+				case errors.Is(err, kerr.GroupIDNotFound):
+					return fmt.Errorf("cannot reset the offsets of group %q: the group does not exist (%s)", group, kerr.GroupIDNotFound.Message)
+				case err != nil:
 					return fmt.Errorf("cannot reset the offsets of group %q: %w", group, err)
 				}
 				if err := printOffsetChanges(cmd.OutOrStdout(), changes); err != nil {
