@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/internal/config"
+	"github.com/chronik-streaming/chronik/internal/topics"
 )
 
 // configsOf describes one topic's (or broker's) configs with kadm, by key.
@@ -188,7 +189,9 @@ func TestAdminDescribeConfigs(t *testing.T) {
 	breq.Resources = append(breq.Resources, brr)
 	bresp := roundTrip(t, tb.addr, breq).(*kmsg.DescribeConfigsResponse) // kgo would route broker 2's resource to broker 2
 	for _, c := range bresp.Resources[0].Configs {
-		if !c.ReadOnly || c.IsSensitive {
+		// Only the broker defaults of topic configs are dynamic.
+		_, dynamic := topics.BrokerSynonym(c.Name)
+		if c.ReadOnly == dynamic || c.IsSensitive {
 			t.Errorf("broker config %s: read-only %v, sensitive %v", c.Name, c.ReadOnly, c.IsSensitive)
 		}
 	}
@@ -283,13 +286,13 @@ func TestAdminAlterTopicConfigs(t *testing.T) {
 	}
 	mustEqual(map[string]string{"segment.ms": "60000", "cleanup.policy": "compact"})
 
-	// Unknown topic; broker configs are read-only.
+	// Unknown topic; static broker configs are read-only.
 	if rs, _ := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: strp("1")}}, "ghost"); len(rs) != 1 || !errors.Is(rs[0].Err, kerr.UnknownTopicOrPartition) {
 		t.Fatalf("unknown topic: %+v", rs)
 	}
 	for _, alterBroker := range []func(context.Context, []kadm.AlterConfig, ...int32) (kadm.AlterConfigsResponses, error){adm.AlterBrokerConfigs, adm.AlterBrokerConfigsState} {
-		rs, err := alterBroker(ctx, []kadm.AlterConfig{{Name: "log.retention.ms", Value: strp("1000")}}, 1)
-		if err != nil || len(rs) != 1 || !errors.Is(rs[0].Err, kerr.InvalidRequest) || !strings.Contains(rs[0].ErrMessage, "log.retention.ms") {
+		rs, err := alterBroker(ctx, []kadm.AlterConfig{{Name: "log.dirs", Value: strp("/tmp")}, {Name: "log.retention.ms", Value: strp("1000")}}, 1)
+		if err != nil || len(rs) != 1 || !errors.Is(rs[0].Err, kerr.InvalidRequest) || !strings.Contains(rs[0].ErrMessage, "log.dirs") {
 			t.Fatalf("alter broker config: %v %+v", err, rs)
 		}
 	}
@@ -398,6 +401,103 @@ func TestAdminConfigRetentionTakesEffect(t *testing.T) {
 		t.Fatalf("%v %+v", err, rs)
 	}
 	waitFor(t, 20*time.Second, "old segments deleted", func() bool { return startOffset() > 0 })
+}
+
+// TestAdminDynamicBrokerConfigs: the broker defaults of topic configs change
+// live through IncrementalAlterConfigs on the broker, for every topic that
+// does not set them, are described as DYNAMIC_BROKER_CONFIG, refuse invalid
+// values, and survive a restart.
+func TestAdminDynamicBrokerConfigs(t *testing.T) {
+	dir := t.TempDir()
+	tb := startBroker(t, dir, nil)
+	adm := tb.admin()
+	ctx := testContext(t)
+	createTopic(t, adm, "follows", 1, map[string]*string{"segment.bytes": strp("2000")})
+	createTopic(t, adm, "own", 1, map[string]*string{"retention.ms": strp("86400000")})
+
+	topicValue := func(adm *kadm.Client, topic, key string) kadm.Config {
+		t.Helper()
+		rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, _ := rcs.On(topic, nil)
+		for _, c := range rc.Configs {
+			if c.Key == key {
+				return c
+			}
+		}
+		t.Fatalf("%s has no %s", topic, key)
+		return kadm.Config{}
+	}
+	alter := func(cfgs ...kadm.AlterConfig) kadm.AlterConfigsResponse {
+		t.Helper()
+		rs, err := adm.AlterBrokerConfigs(ctx, cfgs, 1)
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("%v %+v", err, rs)
+		}
+		return rs[0]
+	}
+	if r := alter(kadm.AlterConfig{Op: kadm.SetConfig, Name: "log.retention.ms", Value: strp("-7")}); !errors.Is(r.Err, kerr.InvalidConfig) || !strings.Contains(r.ErrMessage, "log.retention.ms") {
+		t.Fatalf("invalid value: %+v", r)
+	}
+	if c := topicValue(adm, "follows", "retention.ms"); c.Source != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("refused change applied: %+v", c)
+	}
+	if r := alter(kadm.AlterConfig{Op: kadm.SetConfig, Name: "log.retention.ms", Value: strp("60000")},
+		kadm.AlterConfig{Op: kadm.AppendConfig, Name: "log.cleanup.policy", Value: strp("compact")}); r.Err != nil {
+		t.Fatalf("set: %+v", r)
+	}
+	if c := topicValue(adm, "follows", "retention.ms"); c.MaybeValue() != "60000" || c.Source != kmsg.ConfigSourceDynamicBrokerConfig {
+		t.Fatalf("topic without its own retention: %+v", c)
+	}
+	if c := topicValue(adm, "follows", "cleanup.policy"); c.MaybeValue() != "delete,compact" {
+		t.Fatalf("appended cleanup.policy: %+v", c)
+	}
+	if c := topicValue(adm, "own", "retention.ms"); c.MaybeValue() != "86400000" || c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+		t.Fatalf("topic with its own retention: %+v", c)
+	}
+	brs, err := adm.DescribeBrokerConfigs(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, _ := brs.On("1", nil)
+	for _, c := range br.Configs {
+		if c.Key == "log.retention.ms" && (c.MaybeValue() != "60000" || c.Source != kmsg.ConfigSourceDynamicBrokerConfig) {
+			t.Fatalf("broker log.retention.ms: %+v", c)
+		}
+	}
+	if r := alter(kadm.AlterConfig{Op: kadm.DeleteConfig, Name: "log.cleanup.policy"}); r.Err != nil {
+		t.Fatalf("delete: %+v", r)
+	}
+
+	// Live: old segments of the topic that follows go at the next
+	// maintenance run.
+	cl := tb.client(kgo.DefaultProduceTopic("follows"), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	old := time.Now().Add(-time.Hour)
+	for range 20 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: bytes.Repeat([]byte{'o'}, 200), Timestamp: old}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("fresh")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "old segments deleted", func() bool {
+		so, err := adm.ListStartOffsets(ctx, "follows")
+		o, _ := so.Lookup("follows", 0)
+		return err == nil && o.Offset > 0
+	})
+
+	// Persisted.
+	tb = tb.restart()
+	adm = tb.admin()
+	if c := topicValue(adm, "follows", "retention.ms"); c.MaybeValue() != "60000" || c.Source != kmsg.ConfigSourceDynamicBrokerConfig {
+		t.Fatalf("after restart: %+v", c)
+	}
+	if c := topicValue(adm, "follows", "cleanup.policy"); c.MaybeValue() != "delete" {
+		t.Fatalf("after restart cleanup.policy: %+v", c)
+	}
 }
 
 // TestAdminConfigSearchToggle: chronik.search.enabled set and deleted with
@@ -839,7 +939,7 @@ func TestAdminConfigsConfluentKafkaPython(t *testing.T) {
 	if c := out.Topic["retention.ms"]; c.Value == nil || *c.Value != "604800000" || c.Source != int(kmsg.ConfigSourceDefaultConfig) {
 		t.Errorf("retention.ms: %+v", c)
 	}
-	if c := out.Broker["log.retention.ms"]; c.Value == nil || *c.Value != "604800000" || !c.ReadOnly {
+	if c := out.Broker["log.retention.ms"]; c.Value == nil || *c.Value != "604800000" || c.ReadOnly {
 		t.Errorf("broker log.retention.ms: %+v", c)
 	}
 	if out.Alter != "ok" || out.Invalid != "INVALID_CONFIG" {

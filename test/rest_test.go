@@ -304,6 +304,13 @@ func TestRESTTopicsAndRecords(t *testing.T) {
 	if len(bc.Configs) < 10 {
 		t.Fatalf("broker configs: %s", body)
 	}
+	code, body = rest(t, h, "PATCH", "/api/v1/brokers/1/configs", `{"set":{"log.retention.bytes":"1073741824"}}`, nil)
+	wantStatus(t, "dynamic broker config", code, body, http.StatusOK, "")
+	if !strings.Contains(body, `"name":"log.retention.bytes","value":"1073741824","source":"dynamic_broker"`) {
+		t.Fatalf("dynamic broker config not shown: %.300s", body)
+	}
+	code, body = rest(t, h, "PATCH", "/api/v1/brokers/1/configs", `{"set":{"log.dirs":"/elsewhere"}}`, nil)
+	wantStatus(t, "static broker config", code, body, http.StatusBadRequest, "set")
 	code, body = rest(t, h, "GET", "/api/v1/brokers/x/configs", "", nil)
 	wantStatus(t, "broker id", code, body, http.StatusBadRequest, "id")
 

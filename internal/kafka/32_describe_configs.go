@@ -47,13 +47,16 @@ func handleDescribeConfigs(h *Handler, _ context.Context, req *server.Request) (
 			res.Configs = h.describeTopicConfigs(h.topics.Configs(t), rr.ConfigNames, r.IncludeSynonyms, r.IncludeDocumentation)
 		case kmsg.ConfigResourceTypeBroker:
 			if rr.ResourceName == "" {
-				break // no cluster-wide dynamic defaults
+				// The cluster-wide default resource holds only the
+				// dynamic configs.
+				res.Configs = h.describeBrokerConfigs(rr.ConfigNames, r.IncludeSynonyms, r.IncludeDocumentation, true)
+				break
 			}
 			if err := h.checkBrokerID(rr.ResourceName); err != nil {
 				fail(kerr.InvalidRequest.Code, err)
 				break
 			}
-			res.Configs = h.describeBrokerConfigs(rr.ConfigNames, r.IncludeSynonyms, r.IncludeDocumentation)
+			res.Configs = h.describeBrokerConfigs(rr.ConfigNames, r.IncludeSynonyms, r.IncludeDocumentation, false)
 		case kmsg.ConfigResourceTypeBrokerLogger:
 			if rr.ResourceName == "" {
 				fail(kerr.InvalidRequest.Code, fmt.Errorf("broker id must not be empty"))
@@ -104,9 +107,10 @@ func wanted(names []string) func(string) bool {
 // describeTopicConfigs lists a topic's configs: its own value where set,
 // else the broker's default. The synonyms are, as in Kafka, the topic's
 // setting (DYNAMIC_TOPIC_CONFIG), then the broker config it falls back to
-// under its broker name: STATIC_BROKER_CONFIG when Chronik's configuration
-// sets it to something other than the default, and DEFAULT_CONFIG. Configs
-// without a broker-level name have only the first, or none.
+// under its broker name: DYNAMIC_BROKER_CONFIG when changed while running,
+// STATIC_BROKER_CONFIG when Chronik's configuration sets it to something
+// other than the default, and DEFAULT_CONFIG. Configs without a
+// broker-level name have only the first, or none.
 func (h *Handler) describeTopicConfigs(explicit map[string]string, names []string, synonyms, docs bool) []kmsg.DescribeConfigsResponseResourceConfig {
 	want := wanted(names)
 	def := config.Default()
@@ -128,10 +132,14 @@ func (h *Handler) describeTopicConfigs(explicit map[string]string, names []strin
 			syns = append(syns, synonym(d.Name, v, kmsg.ConfigSourceDynamicTopicConfig))
 		}
 		bv, dv := d.Default(h.cfg), d.Default(def)
+		dynv, dyn := h.topics.BrokerDefault(d)
 		if !set {
-			v = bv
+			v = dynv
 		}
 		if d.BrokerName != "" {
+			if dyn {
+				syns = append(syns, synonym(d.BrokerName, dynv, kmsg.ConfigSourceDynamicBrokerConfig))
+			}
 			if bv != dv {
 				syns = append(syns, synonym(d.BrokerName, bv, kmsg.ConfigSourceStaticBrokerConfig))
 			}

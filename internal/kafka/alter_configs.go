@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -32,8 +33,9 @@ type alterResult struct {
 // named twice within a resource, null values and unknown operations are
 // INVALID_REQUEST; TOPIC resources change through the topic manager
 // (atomically per resource: an invalid value is INVALID_CONFIG and
-// changes nothing); BROKER resources are read-only in Chronik (see
-// broker_configs.go), so a request that changes any is INVALID_REQUEST;
+// changes nothing); BROKER resources change only their dynamic configs,
+// the broker defaults of topic configs (see broker_configs.go): a request
+// that changes any other is INVALID_REQUEST and changes nothing;
 // BROKER_LOGGER (incremental only) likewise. replace selects the legacy
 // AlterConfigs semantics: the listed configs become the whole set.
 func (h *Handler) alterConfigs(reqs []alterRequest, replace, validateOnly bool) []alterResult {
@@ -95,8 +97,15 @@ func (h *Handler) alterConfigs(reqs []alterRequest, replace, validateOnly bool) 
 					continue
 				}
 			}
-			if len(r.ops) > 0 {
-				fail(kerr.InvalidRequest.Code, fmt.Errorf("cannot update these configs dynamically: %s; broker configs come from Chronik's configuration (TOML file, flags or environment) and change by restart", opNames(r.ops)))
+			if len(r.ops) == 0 && !replace {
+				continue
+			}
+			err := h.topics.AlterBrokerConfigs(r.ops, replace, validateOnly)
+			switch {
+			case errors.Is(err, topics.ErrReadOnlyConfig):
+				fail(kerr.InvalidRequest.Code, err)
+			case err != nil:
+				fail(errorCode(err), err)
 			}
 		case kmsg.ConfigResourceTypeBrokerLogger:
 			if replace {

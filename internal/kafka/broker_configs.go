@@ -15,10 +15,12 @@ import (
 // A brokerConfig is one of the broker configs DescribeConfigs lists, by
 // Kafka's name where Chronik has Kafka's setting, else under "chronik.".
 // Broker configs come from Chronik's configuration (TOML file, flags,
-// environment) and change by restart: every one is read-only, and
+// environment) and change by restart: they are read-only, and
 // AlterConfigs/IncrementalAlterConfigs refuse changes to them
-// (INVALID_REQUEST), so the only sources reported are STATIC_BROKER_CONFIG
-// (the value differs from the built-in default) and DEFAULT_CONFIG.
+// (INVALID_REQUEST); their sources are STATIC_BROKER_CONFIG (the value
+// differs from the built-in default) and DEFAULT_CONFIG. The broker defaults
+// of topic configs (log.retention.ms, ...) are the exception: they are
+// dynamic (see topics.AlterBrokerConfigs).
 type brokerConfig struct {
 	name string
 	typ  topics.ConfigType
@@ -76,14 +78,21 @@ type brokerConfigEntry struct {
 	value        string
 	defaultValue string // the built-in default
 	static       bool   // set by Chronik's configuration to a value other than the default
+	staticValue  string
+	dynamic      bool // changeable while running (see topics.AlterBrokerConfigs)
+	dynamicSet   bool // and changed
 }
 
 // synonyms lists where the value comes from, most specific first, as Kafka
-// does: the static broker config if set, then the default.
-func (e brokerConfigEntry) synonyms() []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
+// does: the dynamic value if set, the static broker config if set, then the
+// default.
+func (e brokerConfigEntry) synonyms(dynamicSource kmsg.ConfigSource) []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
 	var out []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
+	if e.dynamicSet {
+		out = append(out, synonym(e.name, e.value, dynamicSource))
+	}
 	if e.static {
-		out = append(out, synonym(e.name, e.value, kmsg.ConfigSourceStaticBrokerConfig))
+		out = append(out, synonym(e.name, e.staticValue, kmsg.ConfigSourceStaticBrokerConfig))
 	}
 	return append(out, synonym(e.name, e.defaultValue, kmsg.ConfigSourceDefaultConfig))
 }
@@ -96,9 +105,10 @@ func (h *Handler) brokerConfigs() map[string]brokerConfigEntry {
 	out := map[string]brokerConfigEntry{}
 	for _, bc := range brokerConfigTable {
 		v, dv := bc.get(h.cfg), bc.get(def)
-		e := brokerConfigEntry{name: bc.name, typ: bc.typ, doc: brokerDoc(bc.doc, bc.key), value: v, defaultValue: dv, static: v != dv}
+		e := brokerConfigEntry{name: bc.name, typ: bc.typ, doc: brokerDoc(bc.doc, bc.key), value: v, defaultValue: dv, static: v != dv, staticValue: v}
 		if bc.show != nil {
 			e.value = bc.show(h)
+			e.staticValue = e.value
 		}
 		out[bc.name] = e
 	}
@@ -111,7 +121,13 @@ func (h *Handler) brokerConfigs() map[string]brokerConfigEntry {
 		}
 		v, dv := d.Default(h.cfg), d.Default(def)
 		doc := "The default of the topic config " + d.Name + ": " + d.Doc
-		out[d.BrokerName] = brokerConfigEntry{name: d.BrokerName, typ: d.Type, doc: brokerDoc(doc, d.BrokerKey), value: v, defaultValue: dv, static: v != dv}
+		e := brokerConfigEntry{name: d.BrokerName, typ: d.Type, doc: brokerDoc(doc, d.BrokerKey), value: v, defaultValue: dv, static: v != dv, staticValue: v}
+		if _, ok := topics.BrokerSynonym(d.BrokerName); ok {
+			e.dynamic = true
+			e.doc = dynamicDoc(doc, d.BrokerKey)
+			e.value, e.dynamicSet = h.topics.BrokerDefault(d)
+		}
+		out[d.BrokerName] = e
 	}
 	return out
 }
@@ -123,13 +139,26 @@ func brokerDoc(doc, key string) string {
 	return doc + " Set by " + key + " in Chronik's configuration (TOML file, flag or environment); read-only while the broker runs."
 }
 
-// describeBrokerConfigs lists this broker's configs, sorted by name.
-func (h *Handler) describeBrokerConfigs(names []string, synonyms, docs bool) []kmsg.DescribeConfigsResponseResourceConfig {
+func dynamicDoc(doc, key string) string {
+	doc += " Dynamic: AlterConfigs/IncrementalAlterConfigs on the broker change it live for every topic that does not set it"
+	if key == "" {
+		return doc + "."
+	}
+	return doc + "; the initial value comes from " + key + " in Chronik's configuration."
+}
+
+// describeBrokerConfigs lists this broker's configs, sorted by name; for
+// the cluster-wide default resource, only the dynamic ones that are set.
+func (h *Handler) describeBrokerConfigs(names []string, synonyms, docs, clusterDefault bool) []kmsg.DescribeConfigsResponseResourceConfig {
 	want := wanted(names)
 	all := h.brokerConfigs()
+	dynamicSource := kmsg.ConfigSourceDynamicBrokerConfig
+	if clusterDefault {
+		dynamicSource = kmsg.ConfigSourceDynamicDefaultBrokerConfig
+	}
 	sorted := make([]string, 0, len(all))
-	for n := range all {
-		if want(n) {
+	for n, e := range all {
+		if want(n) && (!clusterDefault || e.dynamicSet) {
 			sorted = append(sorted, n)
 		}
 	}
@@ -141,9 +170,9 @@ func (h *Handler) describeBrokerConfigs(names []string, synonyms, docs bool) []k
 		c.Name = n
 		v := e.value
 		c.Value = &v
-		syns := e.synonyms()
+		syns := e.synonyms(dynamicSource)
 		c.Source = syns[0].Source
-		c.ReadOnly = true
+		c.ReadOnly = !e.dynamic
 		c.ConfigType = kmsg.ConfigType(e.typ)
 		if docs {
 			doc := e.doc

@@ -35,6 +35,10 @@ type Store interface {
 	// ReserveProducerIDs durably reserves the next block of n producer ids
 	// and returns the first; a crash never hands out an id twice.
 	ReserveProducerIDs(n int64) (int64, error)
+	// BrokerConfigs returns the dynamic broker configs (empty when none);
+	// PutBrokerConfigs replaces them.
+	BrokerConfigs() (map[string]string, error)
+	PutBrokerConfigs(map[string]string) error
 	Close() error
 }
 
@@ -43,6 +47,7 @@ var (
 	bucketTopics  = []byte("topics")
 	keyClusterID  = []byte("cluster_id")
 	keyNextPID    = []byte("next_producer_id")
+	keyBrokerCfgs = []byte("broker_configs")
 )
 
 // BoltStore is the single-node Store, a bbolt database in the data directory.
@@ -117,6 +122,30 @@ func (s *BoltStore) PutTopic(t TopicRecord) error {
 func (s *BoltStore) DeleteTopic(name string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTopics).Delete([]byte(name))
+	})
+}
+
+func (s *BoltStore) BrokerConfigs() (map[string]string, error) {
+	out := map[string]string{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketCluster).Get(keyBrokerCfgs); v != nil {
+			return json.Unmarshal(v, &out)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broker configs: %w", err)
+	}
+	return out, nil
+}
+
+func (s *BoltStore) PutBrokerConfigs(c map[string]string) error {
+	v, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCluster).Put(keyBrokerCfgs, v)
 	})
 }
 

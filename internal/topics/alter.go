@@ -68,7 +68,7 @@ func (m *Manager) AlterConfigs(topic string, ops []ConfigOp, validateOnly bool) 
 				}
 				v, ok := next[op.Name]
 				if !ok {
-					v = d.Default(m.broker)
+					v, _ = m.BrokerDefault(d)
 				}
 				items := ListItems(v)
 				for _, it := range ListItems(op.Value) {
@@ -112,7 +112,7 @@ func (m *Manager) changeConfigs(name string, validateOnly bool, change func(cur 
 		if next == nil {
 			next = map[string]string{}
 		}
-		err = validateConfigSet(next, m.broker)
+		err = m.validateConfigSet(next)
 	}
 	if err != nil {
 		m.mu.Unlock()
@@ -129,7 +129,7 @@ func (m *Manager) changeConfigs(name string, validateOnly bool, change func(cur 
 		m.mu.Unlock()
 		return fmt.Errorf("record configs of topic %s: %w", name, err)
 	}
-	t.resolveCodec(next)
+	t.resolveCodec(m.effective(next, "compression.type"))
 	parts := t.partitions
 	lc := m.logConfig(next)
 	m.mu.Unlock()

@@ -186,7 +186,7 @@ func ListItems(value string) []string {
 // validateConfigSet checks a topic's whole set of explicit configs: each
 // value, then the rules that relate two configs, resolved against the
 // broker's defaults.
-func validateConfigSet(configs map[string]string, broker *config.Config) error {
+func (m *Manager) validateConfigSet(configs map[string]string) error {
 	names := make([]string, 0, len(configs))
 	for k := range configs {
 		names = append(names, k)
@@ -198,10 +198,7 @@ func validateConfigSet(configs map[string]string, broker *config.Config) error {
 		}
 	}
 	get := func(name string) int64 {
-		v, ok := configs[name]
-		if !ok {
-			v = topicConfigs[name].Default(broker)
-		}
+		v, _ := m.ConfigValue(configs, name)
 		n, _ := strconv.ParseInt(v, 10, 64)
 		return n
 	}

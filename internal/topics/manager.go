@@ -93,6 +93,9 @@ type Manager struct {
 	// alterMu serialises config changes, so that partition logs get each
 	// topic's configs in the order they were recorded.
 	alterMu sync.Mutex
+	// brokerDynamic holds the dynamic broker configs by topic config
+	// name (see broker_dynamic.go); replaced whole on change.
+	brokerDynamic atomic.Pointer[map[string]string]
 }
 
 // Open loads the topics recorded in the store and opens (recovering) their
@@ -101,6 +104,11 @@ type Manager struct {
 func Open(dataDir string, broker *config.Config, store meta.Store, logger *slog.Logger) (*Manager, error) {
 	m := &Manager{dataDir: dataDir, broker: broker, store: store, logger: logger,
 		byName: map[string]*Topic{}, byID: map[[16]byte]*Topic{}}
+	dyn, err := store.BrokerConfigs()
+	if err != nil {
+		return nil, err
+	}
+	m.brokerDynamic.Store(&dyn)
 	recs, err := store.Topics()
 	if err != nil {
 		return nil, err
@@ -111,7 +119,7 @@ func Open(dataDir string, broker *config.Config, store meta.Store, logger *slog.
 		if t.configs == nil {
 			t.configs = map[string]string{}
 		}
-		t.resolveCodec(t.configs)
+		t.resolveCodec(m.effective(t.configs, "compression.type"))
 		for i := int32(0); i < rec.Partitions; i++ {
 			p, err := m.openPartition(t, i)
 			if err != nil {
@@ -209,7 +217,7 @@ func (m *Manager) Create(spec CreateSpec) (*Topic, error) {
 	if configs == nil {
 		configs = map[string]string{}
 	}
-	if err := validateConfigSet(configs, m.broker); err != nil {
+	if err := m.validateConfigSet(configs); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
 
@@ -222,7 +230,7 @@ func (m *Manager) Create(spec CreateSpec) (*Topic, error) {
 		return nil, fmt.Errorf("%w: %q collides with existing topic %q ('.' and '_' are the same in metric names)", ErrInvalidTopic, spec.Name, c)
 	}
 	t := &Topic{Name: spec.Name, CreatedAt: time.Now().UTC(), configs: configs}
-	t.resolveCodec(configs)
+	t.resolveCodec(m.effective(configs, "compression.type"))
 	for {
 		_, _ = rand.Read(t.ID[:])
 		// Kafka reserves the zero UUID and the "metadata" UUID (1).
@@ -402,13 +410,14 @@ func (m *Manager) Configs(t *Topic) map[string]string {
 }
 
 // ConfigValue resolves a topic config: the topic's own value, else the
-// broker's default for it.
+// broker's default for it (dynamic, else from the configuration).
 func (m *Manager) ConfigValue(explicit map[string]string, name string) (value string, isSet bool) {
 	if v, ok := explicit[name]; ok {
 		return v, true
 	}
 	if d, ok := topicConfigs[name]; ok {
-		return d.Default(m.broker), false
+		v, _ := m.BrokerDefault(d)
+		return v, false
 	}
 	return "", false
 }
