@@ -80,7 +80,8 @@ fetching fails, 2 on usage errors.`,
 	}
 	o.addFlags(cmd, env)
 	f := cmd.Flags()
-	f.Int32SliceVarP(&c.partitions, "partition", "p", nil, "partitions to read (repeatable or comma-separated; default all)")
+	f.Int32SliceVarP(&c.partitions, "partition", "p", nil, "`partitions` to read (repeatable or comma-separated; default all)")
+	f.Lookup("partition").DefValue = "" // not "[]" in the help
 	f.StringVarP(&c.offset, "offset", "o", "earliest", "where to start: earliest, latest, N, -N (before the end) or +N (after the start)")
 	f.StringVar(&c.fromTime, "from-time", "", "start at the first record at or after this time (RFC 3339 or Unix ms)")
 	f.IntVarP(&c.num, "num", "n", 0, "exit after printing this many records (0 = no limit)")
@@ -485,7 +486,12 @@ func (c *consumeOpts) run(cmd *cobra.Command, o *adminOpts, topic string) error 
 	// Look the topic up with a short-lived client, then consume with one
 	// configured for the partitions and starting offsets found.
 	ctx := cmd.Context()
-	warn := func(msg string) { fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", msg) }
+	var warnMu sync.Mutex // group callbacks warn from another goroutine
+	warn := func(msg string) {
+		warnMu.Lock()
+		defer warnMu.Unlock()
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", msg)
+	}
 	ends := map[int32]int64{}
 	var starts map[int32]int64
 	var bounds offsetBounds
@@ -546,8 +552,11 @@ func (c *consumeOpts) run(cmd *cobra.Command, o *adminOpts, topic string) error 
 			kgo.ConsumeResetOffset(spec.kgoOffset()),
 			kgo.AutoCommitMarks(),
 			kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
-				// Where the group starts in each new partition: its
-				// committed offset, else where -o says.
+				if !exitAtEnd {
+					return
+				}
+				// For -e: where the group starts in each new
+				// partition, its committed offset, else where -o says.
 				ps := assigned[topic]
 				adm := kadm.NewClient(cl)
 				committed, err := adm.FetchOffsetsForTopics(ctx, c.group, topic)

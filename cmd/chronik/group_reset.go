@@ -77,8 +77,9 @@ consumers first. --dry-run prints the changes without committing them.`,
 	f.StringVar(&to, "to", "", "where to move the offsets: earliest, latest, timestamp or offset")
 	f.StringVar(&value, "value", "", "the timestamp (Unix ms or RFC 3339) or offset for --to timestamp|offset")
 	f.StringVar(&toDatetime, "to-datetime", "", "short for --to timestamp --value TIME (RFC 3339)")
-	f.StringSliceVarP(&topics, "topic", "t", nil, "topics to reset (repeatable or comma-separated; default: those with committed offsets)")
-	f.Int32SliceVarP(&partitions, "partition", "p", nil, "only these partitions (repeatable or comma-separated)")
+	f.StringSliceVarP(&topics, "topic", "t", nil, "`topics` to reset (repeatable or comma-separated; default: those with committed offsets)")
+	f.Int32SliceVarP(&partitions, "partition", "p", nil, "only these `partitions` (repeatable or comma-separated)")
+	f.Lookup("partition").DefValue = "" // not "[]" in the help
 	f.BoolVar(&dryRun, "dry-run", false, "print the changes without committing them")
 	return cmd
 }

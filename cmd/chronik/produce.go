@@ -72,11 +72,12 @@ first error are printed), 2 on usage errors.`,
 	}
 	o.addFlags(cmd, env)
 	f := cmd.Flags()
-	f.StringVar(&p.file, "file", "", `read records from this file instead of stdin ("-" = stdin)`)
-	f.StringVar(&p.delim, "delim", `\n`, `record separator; escapes \n \r \t \0 \\ and \xNN are understood`)
-	f.StringVar(&p.keyDelim, "key-delim", "", "split each record into key and value at the first occurrence of this (escapes as --delim)")
-	f.StringVarP(&p.key, "key", "k", "", "key of every record")
-	f.StringArrayVarP(&p.headers, "header", "H", nil, "header key=value added to every record (repeatable)")
+	f.StringVar(&p.file, "file", "", "read records from this `path` instead of stdin (\"-\" = stdin)")
+	f.StringVar(&p.delim, "delim", `\n`, "record `separator` (default: newline); escapes \\n \\r \\t \\0 \\\\ and \\xNN are understood")
+	f.Lookup("delim").DefValue = "" // said above, unquoted
+	f.StringVar(&p.keyDelim, "key-delim", "", "split each record into key and value at the first occurrence of this `separator` (escapes as --delim)")
+	f.StringVarP(&p.key, "key", "k", "", "`key` of every record")
+	f.StringArrayVarP(&p.headers, "header", "H", nil, "header `key=value` added to every record (repeatable)")
 	f.Int32VarP(&p.partition, "partition", "p", -1, "produce to this partition; -1 = chosen by the partitioner (by key)")
 	f.StringVar(&p.compression, "compression", "none", "batch compression: none, gzip, snappy, lz4 or zstd")
 	f.StringVar(&p.acks, "acks", "all", "acknowledgements to wait for: all (idempotent), 1 (leader) or 0 (none)")
