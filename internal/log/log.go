@@ -108,6 +108,14 @@ type Config struct {
 	// CleanerDedupeBufferSize (the broker's log.cleaner.dedupe.buffer.size):
 	// bounds the key map of one pass, at 24 bytes a key; 0 means 32 MiB.
 	CleanerDedupeBufferSize int64
+
+	// Tiered storage (see tiered.go): with RemoteStorage
+	// (remote.storage.enable), retention deletes only segments already in
+	// object storage, by LocalRetentionMs/Bytes (local.retention.*; -2
+	// follows retention.*).
+	RemoteStorage       bool
+	LocalRetentionMs    int64
+	LocalRetentionBytes int64
 }
 
 // retentionApplies reports whether time and size retention delete
@@ -273,6 +281,7 @@ type Log struct {
 	unrepTxns   []txnRange
 
 	hw, leo, logStart, size atomic.Int64
+	tieredUpTo              atomic.Int64 // offsets below are in object storage (tiered.go)
 	syncedOffset            atomic.Int64 // everything below is fsynced
 	fsyncs                  atomic.Int64
 	epoch                   atomic.Int32

@@ -60,15 +60,23 @@ func (l *Log) deletableSegments(now time.Time, cfg Config) int {
 	for limit < closed && l.segs[limit+1].base <= hw {
 		limit++
 	}
+	if cfg.RemoteStorage {
+		// Only segments the bucket holds may go from local disk.
+		up := l.tieredUpTo.Load()
+		for limit > 0 && l.segs[limit-1].next > up {
+			limit--
+		}
+	}
+	retentionMs, retentionBytes := cfg.localRetention()
 	n := 0
-	if cfg.RetentionMs >= 0 {
-		cutoff := now.UnixMilli() - cfg.RetentionMs
+	if retentionMs >= 0 {
+		cutoff := now.UnixMilli() - retentionMs
 		for n < limit && l.segmentTime(l.segs[n]) < cutoff {
 			n++
 		}
 	}
-	if cfg.RetentionBytes >= 0 {
-		excess := l.size.Load() - cfg.RetentionBytes
+	if retentionBytes >= 0 {
+		excess := l.size.Load() - retentionBytes
 		for _, s := range l.segs[:n] {
 			excess -= s.size
 		}
