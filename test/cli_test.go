@@ -535,7 +535,8 @@ func TestCLIConfig(t *testing.T) {
 		t.Errorf("set on a missing topic: %q", stderr)
 	}
 
-	// Broker configs: the one broker by default, read-only.
+	// Broker configs: the one broker by default; the defaults of topic
+	// configs change live, the others are read-only.
 	id := fmt.Sprint(tb.cfg.Server.NodeID)
 	out, _ = mustCLI(t, 0, "", "config", "get", "broker", b)
 	if row(out, "broker.id") != "broker.id "+id+" default yes no" {
@@ -544,6 +545,19 @@ func TestCLIConfig(t *testing.T) {
 	out, _ = mustCLI(t, 0, "", "config", "get", "broker", id, "log.dirs", b)
 	if row(out, "log.dirs") != "log.dirs "+tb.cfg.Server.DataDir+" static_broker yes no" {
 		t.Errorf("config get broker %s log.dirs:\n%s", id, out)
+	}
+	out, _ = mustCLI(t, 0, "", "config", "set", "broker", "log.retention.ms=3600000", b)
+	if out != "Set log.retention.ms=3600000 on broker "+id+".\n" {
+		t.Errorf("config set broker output %q", out)
+	}
+	out, _ = mustCLI(t, 0, "", "config", "get", "broker", id, "log.retention.ms", b)
+	if row(out, "log.retention.ms") != "log.retention.ms 3600000 dynamic_broker no no" {
+		t.Errorf("config get broker after set:\n%s", out)
+	}
+	mustCLI(t, 0, "", "config", "delete", "broker", "log.retention.ms", b)
+	out, _ = mustCLI(t, 0, "", "config", "get", "broker", "log.retention.ms", b)
+	if row(out, "log.retention.ms") != "log.retention.ms 604800000 default no no" {
+		t.Errorf("config get broker after delete:\n%s", out)
 	}
 	_, stderr = mustCLI(t, 1, "", "config", "set", "broker", "log.dirs=/elsewhere", b)
 	if !strings.Contains(stderr, "cannot change the configs of broker "+id) || !strings.Contains(stderr, "log.dirs") {
