@@ -52,6 +52,18 @@ type Storage struct {
 	MessageMaxBytes        int32  `toml:"message_max_bytes"`
 	IndexIntervalBytes     int32  `toml:"index_interval_bytes"`
 	ProducerIDExpirationMs int64  `toml:"producer_id_expiration_ms"`
+
+	// Tiered storage: closed segments of topics with
+	// remote.storage.enable=true are copied to this object store, and a
+	// broker on an empty data directory restores from it.
+	Backend            string `toml:"backend"`  // local (no tiering) | s3 | gcs | azure | file
+	Bucket             string `toml:"bucket"`   // bucket or container; a directory for file
+	Prefix             string `toml:"prefix"`   // key prefix inside the bucket
+	Endpoint           string `toml:"endpoint"` // S3-compatible endpoint URL (MinIO, ...); "" = AWS
+	Region             string `toml:"region"`   // S3 region
+	UploadIntervalMs   int64  `toml:"upload_interval_ms"`
+	MetadataIntervalMs int64  `toml:"metadata_interval_ms"`
+	RemoteCacheMB      int64  `toml:"remote_cache_mb"`
 }
 
 // Search configures the full-text index over messages.
@@ -82,6 +94,8 @@ type Consumer struct {
 
 // Allowed values of the enumerated keys.
 const (
+	BackendLocal = "local"
+
 	FsyncAlways   = "always"
 	FsyncInterval = "interval"
 	FsyncNever    = "never"
@@ -89,6 +103,7 @@ const (
 
 var (
 	fsyncModes = []string{FsyncAlways, FsyncInterval, FsyncNever}
+	backends   = []string{BackendLocal, "s3", "gcs", "azure", "file"}
 	logLevels  = []string{"debug", "info", "warn", "error"}
 )
 
@@ -116,6 +131,11 @@ func Default() *Config {
 			MessageMaxBytes:        1048588,
 			IndexIntervalBytes:     4096,
 			ProducerIDExpirationMs: 86400000,
+			Backend:                BackendLocal,
+			Prefix:                 "chronik/",
+			UploadIntervalMs:       1000,
+			MetadataIntervalMs:     5000,
+			RemoteCacheMB:          1024,
 		},
 		Consumer: Consumer{
 			AutoCreateTopics:                 true,

@@ -142,6 +142,14 @@ var nonDefault = map[string]string{
 	"message_max_bytes":                    "2097152",
 	"index_interval_bytes":                 "8192",
 	"producer_id_expiration_ms":            "3600000",
+	"backend":                              "file",
+	"bucket":                               "/var/lib/chronik-bucket",
+	"prefix":                               "cluster-a/",
+	"endpoint":                             "http://127.0.0.1:9000",
+	"region":                               "eu-west-1",
+	"upload_interval_ms":                   "500",
+	"metadata_interval_ms":                 "2000",
+	"remote_cache_mb":                      "64",
 	"auto_create_topics":                   "false",
 	"num_partitions":                       "3",
 	"replication_factor":                   "1", // the only valid value; equal to the default
@@ -156,6 +164,9 @@ var nonDefault = map[string]string{
 	"metrics_per_partition":                "true",
 	"search_index_docs":                    "5000",
 }
+
+// companions are keys a key's test value needs set too (in the same section).
+var companions = map[string][2]string{"backend": {"bucket", "/var/lib/chronik-bucket"}}
 
 // TestEveryKeyEverySource sets each key through each of file, env and flag
 // and checks that the field changes.
@@ -179,15 +190,26 @@ func TestEveryKeyEverySource(t *testing.T) {
 		if _, isString := wantV.(string); isString {
 			tomlVal = fmt.Sprintf("%q", raw)
 		}
+		// A key that needs another one set comes with it.
+		fileExtra, env, flags := "", []string{k.Env + "=" + raw}, []string{"--" + k.Flag + "=" + raw}
+		if c, ok := companions[k.Name]; ok {
+			for _, k2 := range Keys() {
+				if k2.Name == c[0] {
+					fileExtra = fmt.Sprintf("%s = %q\n", k2.Name, c[1])
+					env = append(env, k2.Env+"="+c[1])
+					flags = append(flags, "--"+k2.Flag+"="+c[1])
+				}
+			}
+		}
 		sources := map[string]func() (*Config, error){
 			"file": func() (*Config, error) {
-				return Load(writeFile(t, fmt.Sprintf("[%s]\n%s = %s\n", k.Section, k.Name, tomlVal)), nil, nil)
+				return Load(writeFile(t, fmt.Sprintf("[%s]\n%s = %s\n%s", k.Section, k.Name, tomlVal, fileExtra)), nil, nil)
 			},
 			"env": func() (*Config, error) {
-				return Load("", nil, []string{k.Env + "=" + raw})
+				return Load("", nil, env)
 			},
 			"flag": func() (*Config, error) {
-				return Load("", flagSet(t, "--"+k.Flag+"="+raw), nil)
+				return Load("", flagSet(t, flags...), nil)
 			},
 		}
 		for src, load := range sources {

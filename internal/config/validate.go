@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,6 +130,19 @@ func (c *Config) Validate() error {
 	}
 	atLeast("index_interval_bytes", int64(st.IndexIntervalBytes), 0)
 	positive("producer_id_expiration_ms", st.ProducerIDExpirationMs)
+	if !slices.Contains(backends, st.Backend) {
+		bad("backend", st.Backend, "must be one of %s", strings.Join(backends, ", "))
+	} else if st.Backend != BackendLocal && st.Bucket == "" {
+		bad("bucket", st.Bucket, "must be set when backend is %s", st.Backend)
+	}
+	if e := st.Endpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("endpoint", e, "must be an http:// or https:// URL")
+		}
+	}
+	positive("upload_interval_ms", st.UploadIntervalMs)
+	positive("metadata_interval_ms", st.MetadataIntervalMs)
+	positive("remote_cache_mb", st.RemoteCacheMB)
 
 	// [consumer]
 	atLeast("num_partitions", int64(co.NumPartitions), 1)

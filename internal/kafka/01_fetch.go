@@ -143,6 +143,9 @@ func countRecords(b []byte) int64 {
 	return n
 }
 
+// remoteReadTimeout bounds a fetch's read from object storage.
+const remoteReadTimeout = 10 * time.Second
+
 // readFetch fills every partition's answer and returns the bytes gathered
 // and whether any partition carries an error (which ends a long poll).
 func (h *Handler) readFetch(r *kmsg.FetchRequest, targets []fetchTarget) (int, bool) {
@@ -174,14 +177,24 @@ func (h *Handler) readFetch(r *kmsg.FetchRequest, targets []fetchTarget) (int, b
 			err     error
 		)
 		committed := r.Version >= 4 && r.IsolationLevel == isolationReadCommitted
-		if committed {
+		if remote, ok := t.p.ReadsRemote(t.req.FetchOffset); ok {
+			// Below the local log, in object storage (tiered storage):
+			// a bounded wait, then an error the client retries.
+			ctx, cancel := context.WithTimeout(context.Background(), remoteReadTimeout)
+			res.Records, aborted, err = remote.Read(ctx, t.req.FetchOffset, int32(max(limit, 0)), minOne, committed)
+			cancel()
+			res.HighWatermark, res.LastStableOffset, res.LogStartOffset = l.HighWatermark(), l.LastStableOffset(), t.p.LogStartOffset()
+		} else if committed {
 			// Only data below the last stable offset, with the aborted
 			// transactions overlapping it: the client drops those.
 			res, aborted, err = l.ReadCommitted(t.req.FetchOffset, int32(max(limit, 0)), minOne)
 		} else {
 			res, err = l.Read(t.req.FetchOffset, int32(max(limit, 0)), minOne)
 		}
-		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = l.HighWatermark(), l.LastStableOffset(), l.LogStartOffset()
+		if err == nil {
+			res.LogStartOffset = t.p.LogStartOffset()
+		}
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = l.HighWatermark(), l.LastStableOffset(), t.p.LogStartOffset()
 		if committed {
 			// Never null under read_committed, and never stale: rebuilt
 			// on every read of a long poll.

@@ -54,25 +54,48 @@ func (h *Handler) listOffset(r *kmsg.ListOffsetsRequest, rp *kmsg.ListOffsetsReq
 		if r.IsolationLevel == isolationReadCommitted {
 			offset = l.LastStableOffset()
 		}
-	case tsEarliest, tsEarliestLocal:
+	case tsEarliest:
+		offset = p.LogStartOffset() // the bucket's, when tiered
+	case tsEarliestLocal:
 		offset = l.LogStartOffset()
 	case tsMaxTimestamp:
 		offset, ts = l.MaxTimestamp()
-	case tsLatestTiered, tsEarliestPending:
-		// No tiered storage on this topic: nothing tiered, nothing pending.
+	case tsLatestTiered:
+		// KIP-1005: the highest offset in object storage, -1 for none.
+		offset, epoch = -1, -1
+		if remote := p.Remote(); remote != nil && remote.EndOffset() > 0 {
+			offset = remote.EndOffset() - 1
+		}
+	case tsEarliestPending:
+		// Nothing is pending: a segment is uploaded whole once closed.
 		offset, epoch = -1, -1
 	default:
 		if rp.Timestamp < 0 {
 			sp.ErrorCode = kerr.InvalidRequest.Code
 			return
 		}
-		o, t, found, err := l.OffsetForTimestamp(rp.Timestamp)
-		if err != nil {
-			sp.ErrorCode = errorCode(err)
-			return
+		found := false
+		if remote := p.Remote(); remote != nil && remote.StartOffset() >= 0 && remote.StartOffset() < l.LogStartOffset() {
+			ctx, cancel := context.WithTimeout(context.Background(), remoteReadTimeout)
+			o, t, ok, err := remote.OffsetForTimestamp(ctx, rp.Timestamp)
+			cancel()
+			if err != nil {
+				sp.ErrorCode = errorCode(err)
+				return
+			}
+			if ok {
+				offset, ts, found = o, t, true
+			}
 		}
-		if found {
-			offset, ts = o, t
+		if !found {
+			o, t, ok, err := l.OffsetForTimestamp(rp.Timestamp)
+			if err != nil {
+				sp.ErrorCode = errorCode(err)
+				return
+			}
+			if ok {
+				offset, ts = o, t
+			}
 		}
 		// Found records must be visible: never past the high watermark.
 		if offset >= l.HighWatermark() {

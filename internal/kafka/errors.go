@@ -37,6 +37,7 @@ func errorCode(err error) int16 {
 		{plog.ErrInvalidTxnState, kerr.InvalidTxnState},
 		{plog.ErrTransactionCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 		{plog.ErrStorage, kerr.KafkaStorageError},
+		{topics.ErrRemoteUnavailable, kerr.KafkaStorageError},
 		{plog.ErrClosed, kerr.UnknownTopicOrPartition},
 	} {
 		if errors.Is(err, m.err) {

@@ -77,6 +77,8 @@ type Partition struct {
 	Topic *Topic
 	Index int32
 	Log   *plog.Log
+	// remote is the tiered part of the log (see remote.go).
+	remote atomic.Pointer[remoteHolder]
 }
 
 // Manager holds every topic.
