@@ -169,7 +169,9 @@ func OpenSegmentReader(base, next int64, logPath, indexPath, txnPath string) (*S
 	return r, nil
 }
 
-func beUint32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func beUint32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // Read returns whole batches from the one holding offset, at most maxBytes
 // of them (with minOne, the first batch whole even if larger). Past the
