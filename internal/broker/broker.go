@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,8 @@ import (
 	"github.com/chronik-streaming/chronik/internal/offsets"
 	"github.com/chronik-streaming/chronik/internal/search"
 	"github.com/chronik-streaming/chronik/internal/server"
+	"github.com/chronik-streaming/chronik/internal/tier"
+	"github.com/chronik-streaming/chronik/internal/tiering"
 	"github.com/chronik-streaming/chronik/internal/topics"
 	"github.com/chronik-streaming/chronik/internal/txn"
 )
@@ -48,6 +51,8 @@ type Broker struct {
 	kafka   *server.Server
 	http    *http.Server
 	admin   *admin.Server
+	bucket  *tier.Store      // nil without tiered storage
+	tiering *tiering.Manager // nil without tiered storage
 
 	kafkaLn, httpLn net.Listener
 	ready           atomic.Bool
@@ -91,8 +96,18 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 	if b.store, err = meta.Open(cfg.Server.DataDir); err != nil {
 		return nil, err
 	}
+	// Tiered storage: the object store opens first, so that a broker on an
+	// empty data directory can be restored from it.
+	var restored *tiering.Restored
+	if cfg.Storage.Backend != config.BackendLocal {
+		if restored, err = b.openBucket(); err != nil {
+			b.store.Close()
+			return nil, err
+		}
+	}
 	start := time.Now()
 	if b.topics, err = topics.Open(cfg.Server.DataDir, cfg, b.store, logger); err != nil {
+		b.closeBucket()
 		b.store.Close()
 		return nil, err
 	}
@@ -100,7 +115,12 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 	// ever be told "no committed offset" while they are loading.
 	if b.offsets, err = offsets.Open(cfg.Server.DataDir, logger); err != nil {
 		b.topics.Close()
+		b.closeBucket()
 		b.store.Close()
+		return nil, err
+	}
+	if err := tiering.ApplyRestored(restored, b.topics, b.offsets, cfg.Server.DataDir); err != nil {
+		b.closeStorage()
 		return nil, err
 	}
 	b.groups = group.NewCoordinator(group.Config{
@@ -157,6 +177,14 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Broker, error) {
 		GroupLag:     b.allGroupLag,
 		SearchLag:    b.searchLag,
 	})
+	if b.bucket != nil {
+		b.tiering = tiering.New(b.bucket, b.topics, tiering.Options{
+			UploadInterval:   time.Duration(cfg.Storage.UploadIntervalMs) * time.Millisecond,
+			MetadataInterval: time.Duration(cfg.Storage.MetadataIntervalMs) * time.Millisecond,
+			Snapshot:         func() ([]byte, error) { return tiering.TakeSnapshot(b.store, b.topics, b.offsets) },
+		}, logger)
+		b.tiering.RegisterMetrics(b.metrics.Registry())
+	}
 	handler := kafka.New(kafka.Broker{NodeID: cfg.Server.NodeID, Host: host, Port: port, ClusterID: b.store.ClusterID()}, cfg,
 		kafka.Deps{Topics: b.topics, ProducerIDs: producerIDs, Txns: b.txns, Groups: b.groups, Offsets: b.offsets, Metrics: b.metrics}, logger)
 	handler.SetStorageObserver(b)
@@ -269,6 +297,11 @@ func (b *Broker) readiness() (bool, string) {
 	if failed != nil {
 		b.storageErr.CompareAndSwap(failed, nil)
 	}
+	if b.tiering != nil {
+		if behind, reason := b.tiering.Behind(); behind {
+			return false, reason
+		}
+	}
 	return true, ""
 }
 
@@ -304,7 +337,43 @@ func (b *Broker) Close() error {
 	return err
 }
 
+// openBucket opens the object store and, on an empty data directory,
+// restores the cluster from it.
+func (b *Broker) openBucket() (*tiering.Restored, error) {
+	st := b.cfg.Storage
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	bucket, err := tier.Open(ctx, tier.Options{Backend: st.Backend, Bucket: st.Bucket, Prefix: st.Prefix, Endpoint: st.Endpoint,
+		Region: st.Region, CacheDir: filepath.Join(b.cfg.Server.DataDir, "remote-cache"), CacheBytes: st.RemoteCacheMB << 20}, b.logger)
+	if err != nil {
+		return nil, fmt.Errorf("object store: %w", err)
+	}
+	b.bucket = bucket
+	restored, err := tiering.Restore(ctx, bucket, b.store, b.cfg.Server.DataDir, b.logger)
+	if err != nil {
+		b.closeBucket()
+		return nil, err
+	}
+	b.logger.Info("tiered storage on", "bucket", bucket.String())
+	return restored, nil
+}
+
+func (b *Broker) closeBucket() {
+	if b.tiering != nil {
+		b.tiering.Close()
+		b.tiering = nil
+	}
+	if b.bucket != nil {
+		if err := b.bucket.Close(); err != nil {
+			b.logger.Warn("closing the object store", "err", err)
+		}
+		b.bucket = nil
+	}
+}
+
 func (b *Broker) closeStorage() error {
+	// Uploads read the logs: they stop first.
+	b.closeBucket()
 	// The indexers read the logs: they stop first.
 	if b.search != nil {
 		_ = b.search.Close()

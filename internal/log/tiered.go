@@ -23,6 +23,9 @@ type ClosedSegment struct {
 	MaxTimestamp int64 // -1 when none
 	Size         int64
 	LeaderEpoch  int32 // the epoch of the segment's first batch, -1 when unknown
+	// Aborted lists the aborted transactions whose ABORT marker is in the
+	// segment (its transaction index).
+	Aborted []AbortedTxn
 	// Files by kind: "log", "index", "timeindex", and "txnindex",
 	// "snapshot" (the producer state at Next), "leader-epochs" where they
 	// exist.
@@ -64,7 +67,8 @@ func (l *Log) ClosedSegments(upTo int64) []ClosedSegment {
 				epoch = e.epoch
 			}
 		}
-		out = append(out, ClosedSegment{Base: s.base, Next: s.next, MaxTimestamp: s.maxTS, Size: s.size, LeaderEpoch: epoch, Files: files})
+		out = append(out, ClosedSegment{Base: s.base, Next: s.next, MaxTimestamp: s.maxTS, Size: s.size, LeaderEpoch: epoch, Files: files,
+			Aborted: append([]AbortedTxn(nil), s.txn.entries...)})
 	}
 	return out
 }

@@ -35,6 +35,11 @@ type Store interface {
 	// ReserveProducerIDs durably reserves the next block of n producer ids
 	// and returns the first; a crash never hands out an id twice.
 	ReserveProducerIDs(n int64) (int64, error)
+	// ProducerIDFloor is the first producer id never reserved; RaiseProducerIDFloor
+	// moves it up to at least floor (a broker restored from object storage
+	// must not reuse ids found in the restored data).
+	ProducerIDFloor() (int64, error)
+	RaiseProducerIDFloor(floor int64) error
 	// BrokerConfigs returns the dynamic broker configs (empty when none);
 	// PutBrokerConfigs replaces them.
 	BrokerConfigs() (map[string]string, error)
@@ -164,6 +169,29 @@ func (s *BoltStore) ReserveProducerIDs(n int64) (int64, error) {
 		return b.Put(keyNextPID, next[:])
 	})
 	return start, err
+}
+
+func (s *BoltStore) ProducerIDFloor() (int64, error) {
+	var floor int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketCluster).Get(keyNextPID); len(v) == 8 {
+			floor = int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	return floor, err
+}
+
+func (s *BoltStore) RaiseProducerIDFloor(floor int64) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCluster)
+		if v := b.Get(keyNextPID); len(v) == 8 && int64(binary.BigEndian.Uint64(v)) >= floor {
+			return nil
+		}
+		var next [8]byte
+		binary.BigEndian.PutUint64(next[:], uint64(floor))
+		return b.Put(keyNextPID, next[:])
+	})
 }
 
 func (s *BoltStore) Close() error { return s.db.Close() }

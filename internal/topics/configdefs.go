@@ -101,7 +101,7 @@ func init() {
 		{Name: "message.downconversion.enable", Type: TypeBoolean, BrokerName: "log.message.downconversion.enable", Doc: "Whether old fetch versions get down-converted batches.", Default: constant("true"), Valid: []string{"true", "false"}},
 		{Name: "local.retention.ms", Type: TypeLong, BrokerName: "log.local.retention.ms", Doc: "Local retention with tiered storage; -2 follows retention.ms.", Default: constant("-2"), Min: -2, Max: maxLong},
 		{Name: "local.retention.bytes", Type: TypeLong, BrokerName: "log.local.retention.bytes", Doc: "Local retention with tiered storage; -2 follows retention.bytes.", Default: constant("-2"), Min: -2, Max: maxLong},
-		{Name: "remote.storage.enable", Type: TypeBoolean, BrokerName: "", Doc: "Tier closed segments to object storage.", Default: constant("false"), Valid: []string{"false"}},
+		{Name: "remote.storage.enable", Type: TypeBoolean, BrokerName: "", Doc: "Tier closed segments to the object store of [storage] backend (KIP-405); refused on compacted topics and without an object store.", Default: constant("false"), Valid: []string{"true", "false"}},
 		{Name: SearchEnabledConfig, Type: TypeBoolean, BrokerName: SearchEnabledConfig, BrokerKey: "search.search_enabled", Doc: "Index the topic's messages for search (GET /api/v1/topics/{topic}/search); the broker default is [search] search_enabled.", Default: func(b *config.Config) string { return strconv.FormatBool(b.Search.SearchEnabled) }, Valid: []string{"true", "false"}},
 		{Name: "leader.replication.throttled.replicas", Type: TypeList, Doc: "Replication throttling; not used on one node.", Default: constant("")},
 		{Name: "follower.replication.throttled.replicas", Type: TypeList, Doc: "Replication throttling; not used on one node.", Default: constant("")},
@@ -204,6 +204,21 @@ func (m *Manager) validateConfigSet(configs map[string]string) error {
 	}
 	if lo, hi := get("min.compaction.lag.ms"), get("max.compaction.lag.ms"); lo > hi {
 		return fmt.Errorf("conflicting topic configs: min.compaction.lag.ms (%d) > max.compaction.lag.ms (%d)", lo, hi)
+	}
+	if remote, _ := m.ConfigValue(configs, "remote.storage.enable"); remote == "true" {
+		if m.broker.Storage.Backend == "" || m.broker.Storage.Backend == "local" {
+			return fmt.Errorf("remote.storage.enable=true needs an object store: set [storage] backend and bucket in Chronik's configuration")
+		}
+		if policy, _ := m.ConfigValue(configs, "cleanup.policy"); strings.Contains(policy, "compact") {
+			return fmt.Errorf("remote storage is not supported on compacted topics (cleanup.policy=%s)", policy)
+		}
+		for _, k := range []string{"ms", "bytes"} {
+			local, total := get("local.retention."+k), get("retention."+k)
+			// -2 follows retention.*; -1 is unlimited.
+			if local >= 0 && total >= 0 && local > total || local == -1 && total >= 0 {
+				return fmt.Errorf("local.retention.%s (%d) cannot exceed retention.%s (%d)", k, local, k, total)
+			}
+		}
 	}
 	return nil
 }

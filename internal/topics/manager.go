@@ -138,6 +138,11 @@ func Open(dataDir string, broker *config.Config, store meta.Store, logger *slog.
 	return m, nil
 }
 
+// PartitionDir is the directory of a partition's log under dataDir.
+func PartitionDir(dataDir, topic string, p int32) string {
+	return filepath.Join(dataDir, partitionDirName(topic, p))
+}
+
 func partitionDirName(topic string, p int32) string {
 	return topic + "-" + strconv.Itoa(int(p))
 }
@@ -443,6 +448,7 @@ func (m *Manager) logConfig(explicit map[string]string) plog.Config {
 		fsync = plog.FsyncNever
 	}
 	policy, _ := m.ConfigValue(explicit, "cleanup.policy")
+	remote, _ := m.ConfigValue(explicit, "remote.storage.enable")
 	ratioText, _ := m.ConfigValue(explicit, "min.cleanable.dirty.ratio")
 	ratio, err := strconv.ParseFloat(ratioText, 64)
 	if err != nil {
@@ -463,6 +469,9 @@ func (m *Manager) logConfig(explicit map[string]string) plog.Config {
 		TimestampType:          ts,
 		IndexIntervalBytes:     int32(num("index.interval.bytes")),
 		Fsync:                  fsync,
+		RemoteStorage:          remote == "true",
+		LocalRetentionMs:       num("local.retention.ms"),
+		LocalRetentionBytes:    num("local.retention.bytes"),
 		FlushIntervalMs:        m.broker.Storage.FsyncIntervalMs,
 		ProducerIDExpirationMs: m.broker.Storage.ProducerIDExpirationMs,
 	}
