@@ -341,10 +341,21 @@ func (b *Broker) Close() error {
 // restores the cluster from it.
 func (b *Broker) openBucket() (*tiering.Restored, error) {
 	st := b.cfg.Storage
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	have, err := b.store.Topics()
+	if err != nil {
+		return nil, err
+	}
+	// A broker with topics of its own serves them while the store is down;
+	// an empty one may need the bucket to restore from, so it waits.
+	timeout, lenient := time.Minute, len(have) > 0
+	if lenient {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	bucket, err := tier.Open(ctx, tier.Options{Backend: st.Backend, Bucket: st.Bucket, Prefix: st.Prefix, Endpoint: st.Endpoint,
-		Region: st.Region, CacheDir: filepath.Join(b.cfg.Server.DataDir, "remote-cache"), CacheBytes: st.RemoteCacheMB << 20}, b.logger)
+		Region: st.Region, CacheDir: filepath.Join(b.cfg.Server.DataDir, "remote-cache"), CacheBytes: st.RemoteCacheMB << 20,
+		WarnInaccessible: lenient}, b.logger)
 	if err != nil {
 		return nil, fmt.Errorf("object store: %w", err)
 	}

@@ -63,6 +63,11 @@ type Options struct {
 	// still to come (in this broker or another). 0 = DefaultOrphanGrace;
 	// negative = no grace.
 	OrphanGrace time.Duration
+
+	// WarnInaccessible makes Open log an unreachable bucket instead of
+	// failing: a broker with local data serves it while the store is down,
+	// and uploads retry.
+	WarnInaccessible bool
 }
 
 // Defaults for Options fields left zero.
@@ -183,11 +188,14 @@ func Open(ctx context.Context, o Options, logger *slog.Logger) (*Store, error) {
 		desc += " (endpoint " + redactURL(o.Endpoint) + ")"
 	}
 	if ok, err := b.IsAccessible(ctx); err != nil || !ok {
-		b.Close()
 		if err == nil {
 			err = ErrNotFound
 		}
-		return nil, fmt.Errorf("tier: open %s: bucket not accessible: %w", desc, err)
+		if !o.WarnInaccessible {
+			b.Close()
+			return nil, fmt.Errorf("tier: open %s: bucket not accessible: %w", desc, err)
+		}
+		logger.Warn("tiered storage: bucket not accessible; uploads and remote reads retry until it is", "store", desc, "err", err)
 	}
 	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
 		b.Close()
