@@ -88,7 +88,11 @@ func listOffset(t *testing.T, cl *kgo.Client, topic string, partition int32, ts 
 // with what was produced: key, value, header, and per-partition order.
 func checkTieredRecords(t *testing.T, addr, topic string, want []*kgo.Record) {
 	t.Helper()
-	got := consumeAll(t, addr, topic, len(want))
+	start := time.Now()
+	// Reads from the bucket are slower than local ones, more so on a
+	// loaded CI machine: a longer wait than consumeAll's.
+	got := consumeAllWithin(t, addr, topic, len(want), 2*time.Minute)
+	t.Logf("read %d records of %s back in %v", len(got), topic, time.Since(start).Round(time.Millisecond))
 	byKey := map[string]*kgo.Record{}
 	for _, r := range got {
 		if _, dup := byKey[string(r.Key)]; dup {
@@ -244,12 +248,7 @@ func topicID(t *testing.T, adm *kadm.Client, topic string) string {
 // fails in bounded time), recovery, and a restore from the bucket.
 func TestTieringMinIO(t *testing.T) {
 	minio := tiertest.Start(t)
-	// A cache smaller than the data: reading it all evicts the oldest
-	// segments, so reading them again needs the store.
-	tb := startBroker(t, "", func(c *config.Config) {
-		c.Storage.Backend, c.Storage.Bucket, c.Storage.Endpoint = "s3", minio.Bucket, minio.Endpoint
-		c.Storage.UploadIntervalMs, c.Storage.MetadataIntervalMs, c.Storage.RemoteCacheMB = 200, 300, 1
-	})
+	tb := tieredBroker(t, "", "s3", minio.Bucket, minio.Endpoint)
 	adm := tb.admin()
 	ctx := testContext(t)
 	cfgs := tieredTopicConfigs()
@@ -477,4 +476,24 @@ func TestTieringKill9(t *testing.T) {
 	if manifests != 2 {
 		t.Fatalf("%d manifests", manifests)
 	}
+}
+
+// consumeAllWithin reads partitions of topic from the start until it has n
+// records, failing after d.
+func consumeAllWithin(t *testing.T, addr, topic string, n int, d time.Duration) []*kgo.Record {
+	t.Helper()
+	cl := newClient(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of %d records before timeout", len(out), n)
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
+		out = append(out, fs.Records()...)
+	}
+	return out
 }
