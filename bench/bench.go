@@ -131,13 +131,13 @@ func (o *Options) normalize() error {
 	if o.Records == 0 && o.Duration == 0 {
 		o.Records = DefaultRecords
 	}
-	if _, err := acksOpt(o.Acks); err != nil {
+	if _, err := ParseAcks(o.Acks); err != nil {
 		return err
 	}
 	if o.Acks == "" {
 		o.Acks = "all"
 	}
-	if _, err := codecOpt(o.Compression); err != nil {
+	if _, err := ParseCompression(o.Compression); err != nil {
 		return err
 	}
 	if o.Compression == "" {
@@ -164,7 +164,8 @@ func (o *Options) normalize() error {
 	return nil
 }
 
-func acksOpt(s string) (kgo.Acks, error) {
+// ParseAcks reads acks as a user gives it: all (-1), 1 or 0.
+func ParseAcks(s string) (kgo.Acks, error) {
 	switch strings.ToLower(s) {
 	case "", "all", "-1":
 		return kgo.AllISRAcks(), nil
@@ -176,7 +177,8 @@ func acksOpt(s string) (kgo.Acks, error) {
 	return kgo.Acks{}, fmt.Errorf("invalid acks %q (want all, 1 or 0)", s)
 }
 
-func codecOpt(s string) (kgo.CompressionCodec, error) {
+// ParseCompression reads a batch codec name: none, gzip, snappy, lz4, zstd.
+func ParseCompression(s string) (kgo.CompressionCodec, error) {
 	switch strings.ToLower(s) {
 	case "", "none":
 		return kgo.NoCompression(), nil
@@ -297,8 +299,8 @@ func latencyPtr(h *Histogram) *Latency {
 
 // producerOpts are the client options shared by every producer.
 func producerOpts(o *Options, addrs []string) []kgo.Opt {
-	acks, _ := acksOpt(o.Acks)
-	codec, _ := codecOpt(o.Compression)
+	acks, _ := ParseAcks(o.Acks)
+	codec, _ := ParseCompression(o.Compression)
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(addrs...),
 		kgo.DefaultProduceTopic(o.Topic),

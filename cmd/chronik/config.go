@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/internal/clientops"
 )
 
 // newConfigCmd is "chronik config", the analogue of kafka-configs.sh.
@@ -166,30 +168,13 @@ SENSITIVE config is not shown. Exit status 1 if a KEY does not exist.`,
 // getConfigs describes r's configs with DescribeConfigs itself: kadm's
 // configs lack the read-only flag.
 func getConfigs(ctx context.Context, cl *kgo.Client, r configResource, keys []string, w io.Writer) error {
-	req := kmsg.NewPtrDescribeConfigsRequest()
-	rr := kmsg.NewDescribeConfigsRequestResource()
-	rr.ResourceType = r.typ
-	rr.ResourceName = r.name
-	if len(keys) > 0 {
-		rr.ConfigNames = keys
+	configs, err := clientops.DescribeConfigs(ctx, cl, r.typ, r.name, keys)
+	if errors.Is(err, kerr.UnknownTopicOrPartition) && r.typ == kmsg.ConfigResourceTypeTopic {
+		return fmt.Errorf("topic %q does not exist", r.name)
 	}
-	req.Resources = append(req.Resources, rr)
-	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
 		return fmt.Errorf("cannot describe the configs of %s: %w", r, err)
 	}
-	if len(resp.Resources) != 1 {
-		return fmt.Errorf("cannot describe the configs of %s: the broker answered for %d resources", r, len(resp.Resources))
-	}
-	res := resp.Resources[0]
-	if err := kerr.ErrorForCode(res.ErrorCode); err != nil {
-		if errors.Is(err, kerr.UnknownTopicOrPartition) && r.typ == kmsg.ConfigResourceTypeTopic {
-			return fmt.Errorf("topic %q does not exist", r.name)
-		}
-		return fmt.Errorf("cannot describe the configs of %s: %s", r, kafkaErr(err, deref(res.ErrorMessage)))
-	}
-	configs := res.Configs
-	slices.SortFunc(configs, func(a, b kmsg.DescribeConfigsResponseResourceConfig) int { return strings.Compare(a.Name, b.Name) })
 	tw := newTable(w)
 	fmt.Fprintln(tw, "CONFIG\tVALUE\tSOURCE\tREAD-ONLY\tSENSITIVE")
 	found := map[string]bool{}
@@ -204,7 +189,7 @@ func getConfigs(ctx context.Context, cl *kgo.Client, r configResource, keys []st
 		case c.Value != nil:
 			v = *c.Value
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, v, configSource(c.Source), yesNo(c.ReadOnly), yesNo(c.IsSensitive))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, v, clientops.ConfigSource(c.Source), yesNo(c.ReadOnly), yesNo(c.IsSensitive))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -219,24 +204,6 @@ func getConfigs(ctx context.Context, cl *kgo.Client, r configResource, keys []st
 		return fmt.Errorf("%s has no config %s", r, strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-// configSource names where a config's value comes from, as the REST API
-// does.
-func configSource(s kmsg.ConfigSource) string {
-	switch s {
-	case kmsg.ConfigSourceDynamicTopicConfig:
-		return "dynamic_topic"
-	case kmsg.ConfigSourceDynamicBrokerConfig:
-		return "dynamic_broker"
-	case kmsg.ConfigSourceDynamicDefaultBrokerConfig:
-		return "dynamic_default_broker"
-	case kmsg.ConfigSourceStaticBrokerConfig:
-		return "static_broker"
-	case kmsg.ConfigSourceDefaultConfig:
-		return "default"
-	}
-	return strings.ToLower(s.String())
 }
 
 func yesNo(b bool) string {

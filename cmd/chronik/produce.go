@@ -18,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chronik-streaming/chronik/bench"
 )
 
 // maxLineBytes bounds one record of the input: a longer one means the
@@ -128,31 +130,25 @@ func unescape(s string) (string, error) {
 }
 
 func compressionOpt(name string) (kgo.CompressionCodec, error) {
-	switch name {
-	case "none":
-		return kgo.NoCompression(), nil
-	case "gzip":
-		return kgo.GzipCompression(), nil
-	case "snappy":
-		return kgo.SnappyCompression(), nil
-	case "lz4":
-		return kgo.Lz4Compression(), nil
-	case "zstd":
-		return kgo.ZstdCompression(), nil
+	c, err := bench.ParseCompression(name)
+	if err != nil || name == "" {
+		return kgo.CompressionCodec{}, fmt.Errorf("--compression %q: want none, gzip, snappy, lz4 or zstd", name)
 	}
-	return kgo.CompressionCodec{}, fmt.Errorf("--compression %q: want none, gzip, snappy, lz4 or zstd", name)
+	return c, nil
 }
 
+// acksOpts turns --acks into client options; below acks=all the producer
+// cannot be idempotent.
 func acksOpts(acks string) ([]kgo.Opt, error) {
-	switch acks {
-	case "all", "-1":
-		return []kgo.Opt{kgo.RequiredAcks(kgo.AllISRAcks())}, nil
-	case "1":
-		return []kgo.Opt{kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()}, nil
-	case "0":
-		return []kgo.Opt{kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite()}, nil
+	a, err := bench.ParseAcks(acks)
+	if err != nil || acks == "" {
+		return nil, fmt.Errorf("--acks %q: want all, 1 or 0", acks)
 	}
-	return nil, fmt.Errorf("--acks %q: want all, 1 or 0", acks)
+	opts := []kgo.Opt{kgo.RequiredAcks(a)}
+	if a != kgo.AllISRAcks() {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	return opts, nil
 }
 
 // parseHeaders turns repeated -H key=value flags into record headers.

@@ -540,58 +540,29 @@ func (a *restAPI) addPartitions(r *http.Request, adm *kadm.Client) (int, any, er
 // --- configs -------------------------------------------------------------
 
 // describeConfigs describes a topic's configs (broker < 0) or a broker's,
-// with synonyms and documentation (DescribeConfigs v4).
+// with synonyms and documentation.
 func (a *restAPI) describeConfigs(ctx context.Context, topic string, broker int32) ([]configEntry, error) {
-	req := kmsg.NewPtrDescribeConfigsRequest()
-	req.IncludeSynonyms, req.IncludeDocumentation = true, true
-	res := kmsg.NewDescribeConfigsRequestResource()
-	if broker < 0 {
-		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeTopic, topic
-	} else {
-		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeBroker, strconv.Itoa(int(broker))
+	typ, name := kmsg.ConfigResourceTypeTopic, topic
+	if broker >= 0 {
+		typ, name = kmsg.ConfigResourceTypeBroker, strconv.Itoa(int(broker))
 	}
-	req.Resources = append(req.Resources, res)
-	resp, err := req.RequestWith(ctx, a.k.cl)
+	configs, err := clientops.DescribeConfigs(ctx, a.k.cl, typ, name, nil)
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return nil, notFound("topic %s does not exist", topic)
+	}
 	if err != nil {
-		return nil, err
-	}
-	if len(resp.Resources) != 1 {
-		return nil, fmt.Errorf("the broker answered for %d resources", len(resp.Resources))
-	}
-	rr := resp.Resources[0]
-	if err := kerr.ErrorForCode(rr.ErrorCode); err != nil {
-		if errors.Is(err, kerr.UnknownTopicOrPartition) {
-			return nil, notFound("topic %s does not exist", topic)
-		}
-		return nil, fromKafka(err, "", deref(rr.ErrorMessage))
+		return nil, fromKafka(err, "", "")
 	}
 	out := []configEntry{}
-	for _, c := range rr.Configs {
-		e := configEntry{Name: c.Name, Value: c.Value, Source: configSource(c.Source), ReadOnly: c.ReadOnly,
+	for _, c := range configs {
+		e := configEntry{Name: c.Name, Value: c.Value, Source: clientops.ConfigSource(c.Source), ReadOnly: c.ReadOnly,
 			Sensitive: c.IsSensitive, Type: strings.ToLower(c.ConfigType.String()), Doc: deref(c.Documentation)}
 		for _, syn := range c.ConfigSynonyms {
 			e.Synonyms = append(e.Synonyms, syn.Name)
 		}
 		out = append(out, e)
 	}
-	slices.SortFunc(out, func(a, b configEntry) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
-}
-
-func configSource(s kmsg.ConfigSource) string {
-	switch s {
-	case kmsg.ConfigSourceDynamicTopicConfig:
-		return "dynamic_topic"
-	case kmsg.ConfigSourceDynamicBrokerConfig:
-		return "dynamic_broker"
-	case kmsg.ConfigSourceDynamicDefaultBrokerConfig:
-		return "dynamic_default_broker"
-	case kmsg.ConfigSourceStaticBrokerConfig:
-		return "static_broker"
-	case kmsg.ConfigSourceDefaultConfig:
-		return "default"
-	}
-	return strings.ToLower(s.String())
 }
 
 // alterConfigsBody is an incremental change: keys to set and keys to return

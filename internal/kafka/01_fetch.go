@@ -183,7 +183,7 @@ func (h *Handler) readFetch(r *kmsg.FetchRequest, targets []fetchTarget) (int, b
 			ctx, cancel := context.WithTimeout(context.Background(), remoteReadTimeout)
 			res.Records, aborted, err = remote.Read(ctx, t.req.FetchOffset, int32(max(limit, 0)), minOne, committed)
 			cancel()
-			res.HighWatermark, res.LastStableOffset, res.LogStartOffset = l.HighWatermark(), l.LastStableOffset(), t.p.LogStartOffset()
+			res.HighWatermark, res.LastStableOffset = l.HighWatermark(), l.LastStableOffset()
 		} else if committed {
 			// Only data below the last stable offset, with the aborted
 			// transactions overlapping it: the client drops those.
@@ -191,10 +191,9 @@ func (h *Handler) readFetch(r *kmsg.FetchRequest, targets []fetchTarget) (int, b
 		} else {
 			res, err = l.Read(t.req.FetchOffset, int32(max(limit, 0)), minOne)
 		}
-		if err == nil {
-			res.LogStartOffset = t.p.LogStartOffset()
-		}
-		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = l.HighWatermark(), l.LastStableOffset(), t.p.LogStartOffset()
+		// The earliest offset a client can read: the bucket's when tiered.
+		res.LogStartOffset = t.p.LogStartOffset()
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = l.HighWatermark(), l.LastStableOffset(), res.LogStartOffset
 		if committed {
 			// Never null under read_committed, and never stale: rebuilt
 			// on every read of a long poll.

@@ -1,6 +1,7 @@
 package log
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -152,7 +153,7 @@ func OpenSegmentReader(base, next int64, logPath, indexPath, txnPath string) (*S
 			return nil, err
 		}
 		for i := 0; i+indexEntrySize <= len(data); i += indexEntrySize {
-			s.index.entries = append(s.index.entries, indexEntry{rel: beUint32(data[i:]), pos: beUint32(data[i+4:])})
+			s.index.entries = append(s.index.entries, indexEntry{rel: binary.BigEndian.Uint32(data[i:]), pos: binary.BigEndian.Uint32(data[i+4:])})
 		}
 		if s.index.sane(s.size, next-base) != nil {
 			s.index.entries = nil // scan from the start instead
@@ -171,10 +172,6 @@ func OpenSegmentReader(base, next int64, logPath, indexPath, txnPath string) (*S
 		}
 	}
 	return r, nil
-}
-
-func beUint32(b []byte) uint32 {
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
 // Read returns whole batches from the one holding offset, at most maxBytes

@@ -70,15 +70,7 @@ func (m *Manager) AlterConfigs(topic string, ops []ConfigOp, validateOnly bool) 
 				if !ok {
 					v, _ = m.BrokerDefault(d)
 				}
-				items := ListItems(v)
-				for _, it := range ListItems(op.Value) {
-					if op.Op == ConfigAppend && !slices.Contains(items, it) {
-						items = append(items, it)
-					} else if op.Op == ConfigSubtract {
-						items = slices.DeleteFunc(items, func(s string) bool { return s == it })
-					}
-				}
-				next[op.Name] = strings.Join(items, ",")
+				next[op.Name] = applyListOp(v, op)
 			default:
 				return nil, fmt.Errorf("unknown config operation %d on %s", int8(op.Op), op.Name)
 			}
@@ -141,4 +133,18 @@ func (m *Manager) changeConfigs(name string, validateOnly bool, change func(cur 
 	}
 	m.logger.Info("changed topic configs", "topic", name, "configs", next)
 	return nil
+}
+
+// applyListOp applies an APPEND (items not yet in the list) or SUBTRACT to
+// a list config's value.
+func applyListOp(value string, op ConfigOp) string {
+	items := ListItems(value)
+	for _, it := range ListItems(op.Value) {
+		if op.Op == ConfigAppend && !slices.Contains(items, it) {
+			items = append(items, it)
+		} else if op.Op == ConfigSubtract {
+			items = slices.DeleteFunc(items, func(s string) bool { return s == it })
+		}
+	}
+	return strings.Join(items, ",")
 }

@@ -107,15 +107,7 @@ func (m *Manager) AlterBrokerConfigs(ops []ConfigOp, replace, validateOnly bool)
 			if !ok {
 				v = d.Default(m.broker)
 			}
-			items := ListItems(v)
-			for _, it := range ListItems(op.Value) {
-				if op.Op == ConfigAppend && !slices.Contains(items, it) {
-					items = append(items, it)
-				} else if op.Op == ConfigSubtract {
-					items = slices.DeleteFunc(items, func(s string) bool { return s == it })
-				}
-			}
-			next[d.Name] = strings.Join(items, ",")
+			next[d.Name] = applyListOp(v, op)
 		default:
 			return fmt.Errorf("%w: unknown config operation %d on %s", ErrInvalidConfig, int8(op.Op), op.Name)
 		}
